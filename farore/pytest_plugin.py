@@ -1,0 +1,193 @@
+"""The pytest plugin: options, fixtures and hooks, each small.
+
+* options (``--model``, ``--prompt-strategy``, ``--cases``, ``--samples``, ...) in one group;
+* ``pytest_generate_tests`` parametrizes ``farore_case`` with the loaded cases (id = case id);
+* the ``farore_outcome`` fixture answers and scores a case (answers are generated in batches
+  for the whole selection before the first case, with a progress bar);
+* each outcome travels in the test report's ``user_properties``, so the controller sees every
+  worker's results under pytest-xdist and computes the gate and the report once;
+* ``pytest_sessionfinish`` writes the report and sets the exit status from the gate;
+  ``pytest_terminal_summary`` prints the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from farore.backends import BackendError, GenerationSettings, resolve_backend
+from farore.cases import Case, CaseFileError, load_cases
+from farore.gate import summarize
+from farore.prompts import UnknownStrategyError, load_strategy
+from farore.report import Report, RunInfo, build_report, render_table, write_report
+from farore.resources import default_cases_dir
+from farore.runner import CaseOutcome, Runner, SampleOutcome
+from farore.scoring import SCORING_MODES
+
+OUTCOME_PROPERTY = "farore_outcome"
+_STATE = pytest.StashKey["BenchmarkState"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("farore", "farore benchmark")
+    group.addoption("--model", default="embedded", help="embedded (default), a checkpoint dir or hf:PATH, NAME:TAG or ollama:NAME, openai:URL#MODEL, scripted:FILE")
+    group.addoption("--prompt-strategy", default="enhanced", help="system prompt strategy: none, baseline, enhanced, or a strategy YAML file")
+    group.addoption("--cases", action="append", default=None, help="case file or directory (repeatable; default: the built-in benchmark)")
+    group.addoption("--samples", type=int, default=1, help="answers per case; more than 1 samples with seeded temperature")
+    group.addoption("--scoring", choices=SCORING_MODES, default="whole-term", help="whole-term (default) or legacy (the original script's substring scoring)")
+    group.addoption("--report-dir", default=None, help="where report.json and report.md go (default: reports/MODEL-STRATEGY)")
+    group.addoption("--max-new-tokens", type=int, default=256, help="answer length limit in tokens")
+    group.addoption("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    group.addoption("--top-p", type=float, default=1.0)
+    group.addoption("--seed", type=int, default=0, help="base seed; sample i uses seed + i")
+    group.addoption("--batch-size", type=int, default=8, help="prompts per generation batch for local models")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
+
+
+class BenchmarkState:
+    """What one pytest session knows about the benchmark run."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        option = config.option
+        self.case_paths = [Path(p) for p in option.cases] if option.cases else [default_cases_dir()]
+        self.settings = GenerationSettings(
+            max_new_tokens=option.max_new_tokens,
+            temperature=option.temperature,
+            top_p=option.top_p,
+            seed=option.seed,
+        )
+        self.started = time.time()
+        self.outcomes: dict[str, CaseOutcome] = {}
+        self.report: Report | None = None
+        self.report_paths: tuple[Path, ...] = ()
+        self._cases: list[Case] | None = None
+        self._runner: Runner | None = None
+
+    @property
+    def cases(self) -> list[Case]:
+        if self._cases is None:
+            try:
+                self._cases = load_cases(self.case_paths)
+            except CaseFileError as error:
+                raise pytest.UsageError(str(error)) from None
+        return self._cases
+
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            option = self.config.option
+            try:
+                strategy = load_strategy(option.prompt_strategy)
+                backend = resolve_backend(option.model, batch_size=option.batch_size)
+                backend.check()
+            except (BackendError, UnknownStrategyError) as error:
+                pytest.exit(f"farore: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+            self._runner = Runner(backend, strategy, self.settings, samples=option.samples, scoring=option.scoring)
+        return self._runner
+
+    def report_dir(self) -> Path:
+        option = self.config.option
+        if option.report_dir:
+            return Path(option.report_dir)
+        return Path("reports") / f"{_slug(option.model)}-{_slug(option.prompt_strategy)}"
+
+    def run_info(self) -> RunInfo:
+        option = self.config.option
+        runner = self._runner
+        return RunInfo(
+            model=option.model,
+            backend=runner.backend.kind if runner else "unknown",
+            backend_identity=runner.backend.identity() if runner else None,
+            prompt_strategy=option.prompt_strategy,
+            system_prompt=runner.strategy.system if runner else None,
+            scoring=option.scoring,
+            samples=option.samples,
+            settings=dataclasses.asdict(self.settings),
+            cases_source=[str(p) for p in self.case_paths],
+            started=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            wall_time_s=round(time.time() - self.started, 3),
+        )
+
+    # Hooks: registered as a plugin object in pytest_configure, so they share this state.
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == OUTCOME_PROPERTY:
+                outcome = _outcome_from_dict(value)
+                self.outcomes[outcome.case_id] = outcome
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if _is_worker(self.config) or not self.outcomes:
+            return
+        order = {case.id: index for index, case in enumerate(self.cases)}
+        outcomes = sorted(self.outcomes.values(), key=lambda o: order.get(o.case_id, len(order)))
+        summary = summarize(outcomes)
+        self.report = build_report(self.run_info(), self.cases, outcomes, summary)
+        self.report_paths = write_report(self.report, self.report_dir())
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.OK if summary.gate.passed else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.report is None:
+            return
+        terminalreporter.write_sep("=", "farore benchmark")
+        terminalreporter.write_line(render_table(self.report))
+        for path in self.report_paths:
+            terminalreporter.write_line(f"report: {path}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = BenchmarkState(config)
+    config.stash[_STATE] = state
+    config.pluginmanager.register(state, "farore-benchmark")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "farore_case" in metafunc.fixturenames:
+        cases = metafunc.config.stash[_STATE].cases
+        metafunc.parametrize("farore_case", cases, ids=[case.id for case in cases])
+
+
+def _selected_cases(session: pytest.Session) -> list[Case]:
+    return [item.callspec.params["farore_case"] for item in session.items if "farore_case" in getattr(getattr(item, "callspec", None), "params", {})]
+
+
+@pytest.fixture(scope="session")
+def farore_runner(request: pytest.FixtureRequest) -> Runner:
+    """The session's runner; outside xdist it answers the whole selection up front, in batches."""
+    state: BenchmarkState = request.config.stash[_STATE]
+    runner = state.runner
+    if not _is_worker(request.config):
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            runner.ensure(_selected_cases(request.session))
+    return runner
+
+
+@pytest.fixture
+def farore_outcome(farore_case: Case, farore_runner: Runner, request: pytest.FixtureRequest) -> CaseOutcome:
+    outcome = farore_runner.outcome(farore_case)
+    request.node.user_properties.append((OUTCOME_PROPERTY, dataclasses.asdict(outcome)))
+    return outcome
+
+
+def _outcome_from_dict(data: dict) -> CaseOutcome:
+    samples = tuple(
+        SampleOutcome(**{**s, **{k: tuple(s[k]) for k in ("found", "missing", "anti_keywords")}}) for s in data["samples"]
+    )
+    return CaseOutcome(data["case_id"], data["category"], data["threshold"], samples)
+
+
