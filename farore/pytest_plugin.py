@@ -81,7 +81,7 @@ class BenchmarkState:
             try:
                 self._cases = load_cases(self.case_paths)
             except CaseFileError as error:
-                raise pytest.UsageError(str(error)) from None
+                pytest.exit(f"farore: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
         return self._cases
 
     @property
@@ -121,6 +121,14 @@ class BenchmarkState:
         )
 
     # Hooks: registered as a plugin object in pytest_configure, so they share this state.
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Named case files are checked before collection, so a bad one is one clean error."""
+        if self.config.option.cases:
+            try:
+                self._cases = load_cases(self.case_paths)
+            except CaseFileError as error:
+                raise pytest.UsageError(f"farore: {error}") from None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:

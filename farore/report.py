@@ -159,7 +159,7 @@ def _legacy(model: str, cases: Sequence[CaseRecord]) -> dict[str, dict]:
                     "name": c.case_id,
                     "passed": c.passed,
                     "score": c.score,
-                    "missing": sorted({m for s in c.samples for m in s.missing}),
+                    "missing": list(dict.fromkeys(m for s in c.samples for m in s.missing)),
                     "response_preview": c.samples[0].response[:PREVIEW_CHARS],
                 }
                 for c in cases
@@ -289,7 +289,7 @@ def render_table(report: Report) -> str:
     lines = [
         f"farore: model={report.run.model} strategy={report.run.prompt_strategy} "
         f"scoring={report.run.scoring} samples={report.run.samples}",
-        "  ".join(h.ljust(w) for h, w in zip(header, widths)),
+        "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
     ]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines + _footer_lines(report))
@@ -329,7 +329,7 @@ def render_markdown(report: Report, worst: int = 5) -> str:
     lines += ["", f"Worst {worst} cases:", ""]
     for case in sorted(report.cases, key=lambda c: (c.score, c.case_id))[:worst]:
         sample = case.samples[0]
-        missing = ", ".join(sorted({m for s in case.samples for m in s.missing})) or "none"
+        missing = ", ".join(dict.fromkeys(m for s in case.samples for m in s.missing)) or "none"
         lines += [
             f"### {case.case_id} ({case.category}): {case.score:.0%}",
             "",
