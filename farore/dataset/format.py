@@ -50,9 +50,13 @@ _WORD = re.compile(r"[A-Za-z0-9$#][\w$#'/.-]*")
 
 @dataclass(frozen=True)
 class Section:
-    name: str
+    title: str
     start: int
     end: int
+
+    @property
+    def name(self) -> str:
+        return self.title.lower()
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,9 @@ class Reply:
             elif fenced:
                 code.add(index)
             elif match := _SECTION.match(line):
-                starts.append((match.group(1).strip().lower(), index))
+                starts.append((match.group(1).strip(), index))
         ends = [start for _, start in starts[1:]] + [len(lines)]
-        sections = tuple(Section(name, start, end) for (name, start), end in zip(starts, ends))
+        sections = tuple(Section(title, start, end) for (title, start), end in zip(starts, ends))
         return cls(lines, sections, frozenset(code))
 
     def section(self, name: str) -> Section | None:
@@ -148,7 +152,7 @@ def _check_fix(reply: Reply) -> str | None:
     if fix is None:
         return "no **Fix:** section"
     if fix is not reply.sections[-1]:
-        return f"the **Fix:** section must be the last; **{reply.sections[-1].name}:** follows it"
+        return f"the **Fix:** section must be the last; **{reply.sections[-1].title}:** follows it"
     heading = _SECTION.match(reply.lines[fix.start])
     body = reply.lines[fix.start][heading.end():].strip() if heading else ""
     if not body and not any(line.strip() for line in reply.lines[fix.start + 1 : fix.end]):
@@ -160,10 +164,11 @@ def _check_code_placement(reply: Reply) -> str | None:
     fix = reply.section("fix")
     limit = fix.start if fix is not None else len(reply.lines)
     early = sorted(i for i in reply.code_lines if i < limit)
-    if early:
-        where = "before the **Fix:** section" if fix is not None else "and there is no **Fix:** section"
-        return f"a code block at reply line {early[0] + 1} comes {where}: diagnose first"
-    return None
+    if not early:
+        return None
+    if fix is None:
+        return f"a code block at reply line {early[0] + 1} and no **Fix:** section to hold it: diagnose first"
+    return f"a code block at reply line {early[0] + 1} comes before the **Fix:** section: diagnose first"
 
 
 @dataclass(frozen=True)

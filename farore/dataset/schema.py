@@ -7,8 +7,10 @@ One line per dialogue::
 
 ``messages`` is what trl's SFTTrainer and the Hugging Face ``datasets`` JSON loader read: an
 optional system message first, then user and assistant turns alternating, starting with a user
-turn and ending with an assistant turn, none empty. ``id``, ``category`` and ``source`` are
-optional metadata; an id must be unique across the files loaded together.
+turn and ending with an assistant turn, none empty. ``id``, ``category``, ``source`` and
+``commit`` (the git commit a mined dialogue comes from) are optional metadata; an id must be
+unique across the files loaded together. Any other field is refused, so that a misspelt one
+(``catgory``) is not silently ignored.
 
 The loader never stops at the first bad line: every problem becomes a :class:`Finding`,
 ``file:line: field: message``, and the valid lines are still loaded so that the other gates can
@@ -57,6 +59,7 @@ class DialogueSpec(BaseModel):
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     category: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
     source: Source | None = None
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,40}$")
     messages: list[MessageSpec] = Field(min_length=2)
 
 
@@ -74,6 +77,7 @@ class Dialogue:
     id: str | None = None
     category: str | None = None
     source: str | None = None
+    commit: str | None = None
 
     @property
     def where(self) -> str:
@@ -167,7 +171,7 @@ def parse_line(text: str, path: str, line: int) -> Dialogue | list[Finding]:
         index, message = misplaced
         return [Finding(path, line, f"messages.{index}.role", message)]
     messages = tuple(Message(m.role, m.content) for m in spec.messages)
-    return Dialogue(path, line, messages, spec.id, spec.category, spec.source)
+    return Dialogue(path, line, messages, spec.id, spec.category, spec.source, spec.commit)
 
 
 def load_dataset(paths: Path | Iterable[Path]) -> Dataset:
@@ -198,7 +202,7 @@ def load_dataset(paths: Path | Iterable[Path]) -> Dataset:
 
 def dialogue_record(dialogue: Dialogue) -> dict:
     """The JSONL line of a dialogue, metadata first, absent metadata left out."""
-    metadata = {"id": dialogue.id, "category": dialogue.category, "source": dialogue.source}
+    metadata = {"id": dialogue.id, "category": dialogue.category, "source": dialogue.source, "commit": dialogue.commit}
     record = {key: value for key, value in metadata.items() if value is not None}
     record["messages"] = [{"role": m.role, "content": m.content} for m in dialogue.messages]
     return record

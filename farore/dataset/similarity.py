@@ -18,8 +18,18 @@ from farore.scoring import normalize
 _SPACE = re.compile(r"\s+")
 _LITERAL = re.compile(r"\$[0-9a-f]+|(?<![\w$])\d+(?![\w])")
 _WORD = re.compile(r"[a-z0-9$#_.']+")
+_STATEMENT_SEPARATOR = re.compile(r"\s:\s")
+_INSTRUCTION = re.compile(r"^(?:[\w.@+-]+:\s*)?([a-z]{3})(\.[bwl])?(?![\w.])\s*(.*)$")
+_SYMBOL = re.compile(r"(?<![\w$])[a-z_.][\w.]*")
+_REGISTERS = frozenset({"a", "x", "y", "s"})
 _FENCED = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 
+MNEMONICS = frozenset(
+    "adc and asl bcc bcs beq bit bmi bne bpl bra brk brl bvc bvs clc cld cli clv cmp cop cpx cpy dec "
+    "dex dey eor inc inx iny jml jmp jsl jsr lda ldx ldy lsr mvn mvp nop ora pea pei per pha phb phd "
+    "phk php phx phy pla plb pld plp plx ply rep rol ror rti rtl rts sbc sec sed sei sep sta stp stx "
+    "sty stz tax tay tcd tcs tdc trb tsb tsc tsx txa txs txy tya tyx wai wdm xba xce".split()
+)
 Shingles = frozenset[tuple[str, ...]]
 
 
@@ -43,11 +53,24 @@ def code_blocks(text: str) -> list[str]:
     return _FENCED.findall(text)
 
 
+def _canonical_symbol(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(0) in _REGISTERS else "sym"
+
+
 def code_lines(text: str) -> list[str]:
-    """Non-empty lines with their ``;`` comments removed, normalized: renaming a comment or
-    re-indenting does not hide a copy."""
-    lines = (normalize_text(line.split(";", 1)[0]) for line in text.splitlines())
-    return [line for line in lines if line and not line.startswith("```")]
+    """The 65816 instructions of a text, one a line, in a canonical form: lower case, comments,
+    labels and spaces inside the operand dropped, every symbol (label, routine or constant name)
+    replaced by ``sym``; numbers, size suffixes and register operands kept. Reformatting,
+    re-commenting or renaming the labels of a routine leaves its lines unchanged, while lines
+    of prose are not instructions and drop out."""
+    lines = []
+    for raw in normalize(text).lower().splitlines():
+        for statement in _STATEMENT_SEPARATOR.split(raw.split(";", 1)[0]):
+            match = _INSTRUCTION.match(statement.strip())
+            if match and match.group(1) in MNEMONICS:
+                operand = _SYMBOL.sub(_canonical_symbol, _SPACE.sub("", match.group(3)))
+                lines.append(f"{match.group(1)}{match.group(2) or ''} {operand}".rstrip())
+    return lines
 
 
 def shingles(tokens: Sequence[str], size: int) -> Shingles:
