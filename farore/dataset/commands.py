@@ -332,3 +332,4 @@ def register(subparsers) -> None:
     importer.add_argument("--concepts-from", type=Path, help="benchmark whose category concepts the cases get")
     importer.add_argument("--force", action="store_true", help="replace an existing output")
     importer.set_defaults(func=_guarded(_import))
+    from farore.dataset import create_commands; create_commands.register(commands)  # noqa: E702  (mine, expand, synthesize)

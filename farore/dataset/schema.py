@@ -60,6 +60,10 @@ class DialogueSpec(BaseModel):
     category: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
     source: Source | None = None
     commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,40}$")
+    # Provenance of created lines (farore data expand / synthesize): the line varied, how, by what model.
+    parent: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    transformations: list[str] | None = None
+    model: str | None = None
     messages: list[MessageSpec] = Field(min_length=2)
 
 
@@ -78,6 +82,9 @@ class Dialogue:
     category: str | None = None
     source: str | None = None
     commit: str | None = None
+    parent: str | None = None
+    transformations: tuple[str, ...] | None = None
+    model: str | None = None
 
     @property
     def where(self) -> str:
@@ -171,7 +178,8 @@ def parse_line(text: str, path: str, line: int) -> Dialogue | list[Finding]:
         index, message = misplaced
         return [Finding(path, line, f"messages.{index}.role", message)]
     messages = tuple(Message(m.role, m.content) for m in spec.messages)
-    return Dialogue(path, line, messages, spec.id, spec.category, spec.source, spec.commit)
+    transformations = tuple(spec.transformations) if spec.transformations is not None else None
+    return Dialogue(path, line, messages, spec.id, spec.category, spec.source, spec.commit, spec.parent, transformations, spec.model)
 
 
 def load_dataset(paths: Path | Iterable[Path]) -> Dataset:
@@ -203,7 +211,8 @@ def load_dataset(paths: Path | Iterable[Path]) -> Dataset:
 def dialogue_record(dialogue: Dialogue) -> dict:
     """The JSONL line of a dialogue, metadata first, absent metadata left out."""
     metadata = {"id": dialogue.id, "category": dialogue.category, "source": dialogue.source, "commit": dialogue.commit}
-    record = {key: value for key, value in metadata.items() if value is not None}
+    metadata.update(parent=dialogue.parent, transformations=dialogue.transformations, model=dialogue.model)
+    record = {key: list(value) if isinstance(value, tuple) else value for key, value in metadata.items() if value is not None}
     record["messages"] = [{"role": m.role, "content": m.content} for m in dialogue.messages]
     return record
 
