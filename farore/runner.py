@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from statistics import fmean
 
-from farore.backends.base import Backend, Generation, GenerationError, GenerationSettings
+from farore.backends.base import Backend, Generation, GenerationError, GenerationSettings, Message
 from farore.behaviour import check_behaviour
+from farore.cache import ResponseCache
 from farore.cases import Case
 from farore.prompts import PromptStrategy
 from farore.scoring import ScoringMode, score_response
@@ -124,6 +126,10 @@ class Runner:
     samples: int = 1
     scoring: ScoringMode = "whole-term"
     show_progress: bool = True
+    #: Answers already generated are replayed from here, new ones stored (None: no cache).
+    cache: ResponseCache | None = None
+    #: Batches in flight at once: more than 1 keeps several requests to a served model busy.
+    concurrency: int = 1
     _done: dict[tuple[str, int], SampleOutcome] = field(default_factory=dict, init=False)
 
     def requests(self, cases: Iterable[Case]) -> list[Request]:
@@ -154,34 +160,79 @@ class Runner:
             error=error,
         )
 
-    def _generate_batch(self, batch: Sequence[Request]) -> list[SampleOutcome]:
-        conversations = [self.strategy.messages(r.case.prompt) for r in batch]
+    def _messages(self, request: Request) -> list[Message]:
+        return self.strategy.messages(request.case.prompt)
+
+    def _cache_key(self, request: Request) -> str:
+        assert self.cache is not None
+        return self.cache.key(self._messages(request), request.settings, request.sample)
+
+    def _generate_batch(self, batch: Sequence[Request]) -> list[tuple[SampleOutcome, Generation | None]]:
+        """Each request's outcome with the generation behind it (None when it errored)."""
         try:
-            generations = self.backend.generate(conversations, batch[0].settings)
+            generations = self.backend.generate([self._messages(r) for r in batch], batch[0].settings)
         except GenerationError as error:
             if len(batch) > 1:  # isolate the failing request; the others still get answers
-                return [outcome for r in batch for outcome in self._generate_batch([r])]
-            return [self.score(batch[0], "", None, cached=False, error=str(error))]
-        return [self.score(r, g.text, g, cached=False, error=None) for r, g in zip(batch, generations)]
+                return [pair for r in batch for pair in self._generate_batch([r])]
+            return [(self.score(batch[0], "", None, cached=False, error=str(error)), None)]
+        return [(self.score(r, g.text, g, cached=False, error=None), g) for r, g in zip(batch, generations)]
+
+    def _replay(self, requests: Sequence[Request]) -> list[Request]:
+        """Score the cached answers among ``requests``; return the ones still to generate."""
+        if self.cache is None:
+            return list(requests)
+        missing = []
+        for request in requests:
+            cached = self.cache.get(self._cache_key(request))
+            if cached is None:
+                missing.append(request)
+            else:
+                self._done[request.key] = self.score(request, cached.text, cached, cached=True, error=None)
+        return missing
+
+    def _batches(self, requests: Sequence[Request]) -> list[list[Request]]:
+        """Batches of one sample index and similar prompt length (little padding)."""
+        batch_size = max(1, self.backend.batch_size)
+        by_sample: dict[int, list[Request]] = {}
+        for request in requests:
+            by_sample.setdefault(request.sample, []).append(request)
+        batches = []
+        for group in by_sample.values():
+            group.sort(key=lambda r: len(r.case.prompt))
+            batches += [group[start : start + batch_size] for start in range(0, len(group), batch_size)]
+        return batches
+
+    def _answered(self, batches: Sequence[list[Request]]) -> Iterator[tuple[list[Request], list[tuple[SampleOutcome, Generation | None]]]]:
+        """Each batch with its answers as it finishes; ``concurrency`` batches in flight at once."""
+        if self.concurrency <= 1:
+            for batch in batches:
+                yield batch, self._generate_batch(batch)
+            return
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="farore-request")
+        try:
+            futures = {pool.submit(self._generate_batch, batch): batch for batch in batches}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def ensure(self, cases: Iterable[Case]) -> None:
-        """Generate every missing answer for ``cases``, in batches of similar prompt length."""
-        missing = [r for r in self.requests(cases) if r.key not in self._done]
+        """Answer every request of ``cases`` not answered yet: from the cache, else generated.
+
+        Each new answer is stored in the cache the moment its batch finishes (errored ones are
+        not), so an interrupted run keeps everything it finished.
+        """
+        missing = self._replay([r for r in self.requests(cases) if r.key not in self._done])
         if not missing:
             return
-        batch_size = max(1, self.backend.batch_size)
         progress = Progress(len(missing), f"{self.backend.model}", enabled=self.show_progress)
         try:
-            by_sample: dict[int, list[Request]] = {}
-            for request in missing:
-                by_sample.setdefault(request.sample, []).append(request)
-            for group in by_sample.values():
-                group.sort(key=lambda r: len(r.case.prompt))
-                for start in range(0, len(group), batch_size):
-                    batch = group[start : start + batch_size]
-                    for outcome in self._generate_batch(batch):
-                        self._done[(outcome.case_id, outcome.sample)] = outcome
-                    progress.update(len(batch))
+            for batch, answers in self._answered(self._batches(missing)):
+                for request, (outcome, generation) in zip(batch, answers):
+                    self._done[request.key] = outcome
+                    if self.cache is not None and generation is not None:
+                        self.cache.put(self._cache_key(request), generation)
+                progress.update(len(batch))
         finally:
             progress.close()
 

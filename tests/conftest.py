@@ -40,14 +40,27 @@ FULL = {
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester):
-    """A benchmark directory with two cases per category and a script answering them."""
+def isolated_farore_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh $FARORE_HOME (so a fresh response cache) whatever the environment sets."""
+    home = tmp_path / "farore-home"
+    monkeypatch.setenv("FARORE_HOME", str(home))
+    return home
+
+
+def write_benchmark(pytester: pytest.Pytester) -> None:
+    """A benchmark directory as a user has it: the test module and two cases per category."""
     pytester.makepyfile(test_benchmark="from farore.suite import test_case  # noqa: F401")
     cases_dir = pytester.mkdir("cases")
     for category, concepts in CATEGORIES.items():
         cases = [{"id": f"{category}-{n}", "prompt": f"[{category}-{n}] find the bug"} for n in (1, 2)]
         document = {"category": category, "concepts": concepts, "cases": cases}
         (cases_dir / f"{category}.yaml").write_text(yaml.safe_dump(document))
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, isolated_farore_home: Path):
+    """A benchmark directory with two cases per category and a script answering them (cold cache)."""
+    write_benchmark(pytester)
 
     def run(answers: dict[str, str], *extra: str):
         rules = [{"match": f"[{case_id}]", "text": text} for case_id, text in answers.items()]

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from farore.backends import GenerationSettings, resolve_backend
+from farore.resources import farore_home
 
 pytestmark = pytest.mark.model
 
@@ -19,12 +20,15 @@ cases:
 """
 
 
-def test_benchmark_runs_end_to_end_on_the_embedded_model(pytester):
+def test_benchmark_runs_end_to_end_on_the_embedded_model(pytester, monkeypatch):
+    # pytester gives the run a fresh HOME: point it at this machine's converted checkpoint, and
+    # keep the response cache out of it so that the answers are really generated.
+    monkeypatch.setenv("FARORE_HOME", str(farore_home()))
     pytester.makepyfile(test_benchmark="from farore.suite import test_case  # noqa: F401")
     pytester.path.joinpath("cases.yaml").write_text(CASES)
     # A subprocess: torch's C extension cannot be imported twice in one process, and an
     # in-process pytester run drops the modules it imported when it ends.
-    result = pytester.runpytest_subprocess("--model", "embedded", "--cases", "cases.yaml", "--max-new-tokens", "24", "--report-dir", "out")
+    result = pytester.runpytest_subprocess("--model", "embedded", "--cases", "cases.yaml", "--max-new-tokens", "24", "--report-dir", "out", "--no-cache")
     result.stdout.fnmatch_lines(["farore: model=embedded strategy=enhanced*", "stack_corruption *2 *", "minimum gate: *"])
     report = json.loads((pytester.path / "out" / "report.json").read_text())
     assert report["run"]["backend"] == "embedded"

@@ -103,7 +103,7 @@ class HFBackend:
         torch, tokenizer, model = self._loaded
         texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
         encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        sampling = {} if settings.greedy else {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p}
+        sampling = {} if settings.greedy else {"temperature": settings.temperature, "top_p": settings.top_p}
         if not settings.greedy:
             torch.manual_seed(settings.seed)
         started = time.perf_counter()
