@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -127,22 +128,8 @@ def _gate_record(gate: GateResult) -> GateRecord:
 
 
 def _sample_record(sample: SampleOutcome) -> SampleRecord:
-    return SampleRecord(
-        sample=sample.sample,
-        seed=sample.seed,
-        response=sample.response,
-        score=sample.score,
-        passed=sample.passed,
-        found=list(sample.found),
-        missing=list(sample.missing),
-        anti_keywords=list(sample.anti_keywords),
-        behaviour=sample.behaviour,
-        latency_s=sample.latency_s,
-        prompt_tokens=sample.prompt_tokens,
-        completion_tokens=sample.completion_tokens,
-        cached=sample.cached,
-        error=sample.error,
-    )
+    fields = dataclasses.asdict(sample)
+    return SampleRecord.model_validate({name: fields[name] for name in SampleRecord.model_fields})
 
 
 def _legacy(model: str, cases: Sequence[CaseRecord]) -> dict[str, dict]:
