@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 
 
-def _eval(args: argparse.Namespace) -> int:
+def run_benchmark(pytest_args: list[str]) -> int:
     """Run the benchmark suite through pytest, with the same options as ``pytest benchmarks/``."""
     import farore.suite
 
-    return int(pytest.main([str(Path(farore.suite.__file__)), "-p", "no:cacheprovider", *args.pytest_args]))
+    return int(pytest.main([str(Path(farore.suite.__file__)), "-p", "no:cacheprovider", *pytest_args]))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    return run_benchmark(args.pytest_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     evaluate.set_defaults(func=_eval)
+    from farore.dataset import commands as data_commands; data_commands.register(commands)  # noqa: E702
+    from farore import compare_commands; compare_commands.register(commands)  # noqa: E702
+    from farore.train import commands as train_commands; train_commands.register(commands)  # noqa: E702
     return parser
 
 

@@ -1,0 +1,111 @@
+"""Training speed on the embedded model: farore's tuned setup against a plain SFTTrainer.
+
+    python benchmarks/perf/training.py [--samples 20] [--epochs 1] [--preset small-cpu]
+                                       [--set FIELD=VALUE ...] [--repeats 1] [--data PATH]
+
+Both train on the same first N dialogues of the curated training set (validation: the first four
+of the curated validation set):
+
+* plain: trl's SFTTrainer with the seed's settings (LoRA r=16/alpha 32 on q/k/v/o, batch 1 x 16,
+  lr 3e-4, max_length 1024) and trl's defaults for everything the seed leaves unsaid (gradient
+  checkpointing, the loss over the whole sequence, bf16 autocast), plus ``use_cpu=True``, which
+  trl demands on a machine without a GPU;
+* tuned: ``farore.train.sft.train_stage`` with the preset (``--set`` overrides a field, e.g.
+  ``--set bf16=true``).
+
+Prints, for each, seconds per sample-pass: the time inside optimizer steps (forward, backward,
+update; evaluations and checkpoint saves left out) divided by dialogues x epochs; then the ratio.
+With --repeats, the two alternate, so that a shared machine's load falls on both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from farore.dataset.schema import shipped_dataset_dir
+from farore.train.config import TrainConfig, load_preset, with_overrides
+from farore.train.run import resolve_base
+from farore.train.sft import StageJob, import_training_stack, quiet_libraries, train_stage
+
+
+def load_rows(path: Path, count: int) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(rows) < count:
+        sys.exit(f"{path}: {len(rows)} dialogues, fewer than the {count} asked for")
+    return rows[:count]
+
+
+def plain(train: list[dict], valid: list[dict], epochs: float, work: Path) -> tuple[float, float]:
+    """(seconds per sample-pass, wall seconds) of trl's SFTTrainer with the seed's settings."""
+    torch, transformers, peft, trl, datasets = import_training_stack()
+    from farore.train.trainer import StepClock
+
+    base = resolve_base("embedded")
+    seed = TrainConfig()
+    arguments = trl.SFTConfig(
+        **seed.seed_arguments(max_length=1024),
+        output_dir=str(work / "plain"),
+        use_cpu=True,
+        report_to=[],
+        disable_tqdm=True,
+    )
+    clock = StepClock()
+    trainer = trl.SFTTrainer(
+        model=transformers.AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32),
+        args=arguments,
+        train_dataset=datasets.Dataset.from_list([{"messages": r["messages"]} for r in train]),
+        eval_dataset=datasets.Dataset.from_list([{"messages": r["messages"]} for r in valid]),
+        processing_class=transformers.AutoTokenizer.from_pretrained(base.path),
+        peft_config=seed.lora.peft_config(),
+        callbacks=[clock],
+    )
+    started = time.perf_counter()
+    trainer.train()
+    return clock.seconds / (epochs * len(train)), time.perf_counter() - started
+
+
+def tuned(train: list[dict], valid: list[dict], config, work: Path) -> tuple[float, float]:
+    job = StageJob("tuned", train, valid, work / "tuned" / "checkpoints", work / "tuned" / "adapter")
+    outcome = train_stage(job, config, resolve_base("embedded"))
+    return outcome.seconds_per_sample_pass, outcome.runtime_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--preset", default="small-cpu")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a field of the preset")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=shipped_dataset_dir() / "train.jsonl")
+    parser.add_argument("--valid", type=Path, default=shipped_dataset_dir() / "valid.jsonl")
+    args = parser.parse_args()
+
+    overrides = dict(item.split("=", 1) for item in args.set)
+    config = with_overrides(load_preset(args.preset), {**overrides, "epochs": str(args.epochs)})
+    train, valid = load_rows(args.data, args.samples), load_rows(args.valid, 4)
+    _, transformers, _, _, datasets = import_training_stack()
+    quiet_libraries(transformers, datasets)
+    print(f"training speed: embedded model, {len(train)} dialogues x {args.epochs:g} epoch(s), {args.repeats} repeat(s)")
+    print(f"  tuned = preset {args.preset}" + (f" with {', '.join(args.set)}" if args.set else ""))
+    results: dict[str, list[tuple[float, float]]] = {"plain": [], "tuned": []}
+    for repeat in range(args.repeats):
+        with tempfile.TemporaryDirectory(prefix="farore-perf-") as work:
+            results["plain"].append(plain(train, valid, args.epochs, Path(work)))
+            results["tuned"].append(tuned(train, valid, config, Path(work)))
+        for name, runs in results.items():
+            per_pass, wall = runs[-1]
+            print(f"  run {repeat + 1} {name:5}: {per_pass:6.2f} s per sample-pass ({wall:.0f} s wall, evaluations included)")
+    plain_best = min(p for p, _ in results["plain"])
+    tuned_best = min(p for p, _ in results["tuned"])
+    print(f"  best plain: {plain_best:.2f} s per sample-pass; best tuned: {tuned_best:.2f} s per sample-pass")
+    print(f"  ratio plain / tuned: {plain_best / tuned_best:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

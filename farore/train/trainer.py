@@ -1,0 +1,100 @@
+"""trl's SFTTrainer with a NaN guard, and the callbacks of a farore training stage.
+
+Imported only once torch, transformers and trl are known to be installed (``farore.train.sft``).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from tqdm.auto import tqdm
+from transformers import TrainerCallback
+from trl import SFTTrainer
+
+from farore.train.sft import NonFiniteLoss
+
+
+class GuardedSFTTrainer(SFTTrainer):
+    """SFTTrainer that stops at the first non-finite loss instead of training on garbage."""
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if not torch.isfinite(loss).all():
+            raise NonFiniteLoss(
+                f"the training loss became {loss.item()} at step {self.state.global_step + 1} "
+                f"(epoch {self.state.epoch or 0:.2f}); training stopped. Lower the learning rate "
+                f"(now {self.args.learning_rate:g}) or check the data for broken dialogues."
+            )
+        return loss
+
+
+class ProgressBar(TrainerCallback):
+    """Optimizer steps with the latest training and validation loss; tqdm adds the rate and the ETA."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+        self.postfix: dict[str, str] = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = tqdm(total=state.max_steps, desc=self.label, unit="step", dynamic_ncols=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key, shown in (("loss", "loss"), ("eval_loss", "eval")):
+            if logs and key in logs:
+                self.postfix[shown] = f"{logs[key]:.3f}"
+        if self.bar is not None:
+            self.bar.set_postfix(self.postfix, refresh=True)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()
+
+
+class StopAtInterrupt(TrainerCallback):
+    """Ctrl-C once: finish this step, save a checkpoint, stop. Twice: abort now."""
+
+    def __init__(self):
+        self.requested = False
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write("farore: stopping after this step and saving a checkpoint (Ctrl-C again aborts without one)", file=sys.stderr)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.requested:
+            control.should_save = True
+            control.should_training_stop = True
+
+
+class StepClock(TrainerCallback):
+    """Seconds spent inside optimizer steps (forward, backward, update), evaluations and saves left out."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._began: float | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._began = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._began is not None:
+            self.seconds += time.perf_counter() - self._began
+            self._began = None
