@@ -12,6 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from farore import compare_commands
+from farore.dataset import commands as data_commands
+from farore.train import commands as train_commands
+
+#: Subcommand groups beside their library code: farore data, compare/matrix, train/export.
+COMMAND_GROUPS = (data_commands, compare_commands, train_commands)
+
 
 def run_benchmark(pytest_args: list[str]) -> int:
     """Run the benchmark suite through pytest, with the same options as ``pytest benchmarks/``."""
@@ -33,9 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     evaluate.set_defaults(func=_eval)
-    from farore.dataset import commands as data_commands; data_commands.register(commands)  # noqa: E702
-    from farore import compare_commands; compare_commands.register(commands)  # noqa: E702
-    from farore.train import commands as train_commands; train_commands.register(commands)  # noqa: E702
+    for group in COMMAND_GROUPS:
+        group.register(commands)
     return parser
 
 
