@@ -59,7 +59,7 @@ def draw(comparison: Comparison):
             yerr=list(zip(*errors)) if any(cell.interval for cell in cells) else None,
             capsize=3,
         )
-        axes.bar_label(bars, labels=["-" if cell.score is None else f"{100 * cell.score:.0f}" for cell in cells], fontsize=7, padding=2)
+        axes.bar_label(bars, labels=["-" if cell.score is None else f"{round(100 * cell.score, 1):g}" for cell in cells], fontsize=7, padding=2)
     axes.axhline(100 * MINIMUM.category_threshold, color="grey", linestyle="--", linewidth=1)
     axes.text(-0.45, 100 * MINIMUM.category_threshold + 1, f"category gate {MINIMUM.category_threshold:.0%}", fontsize=7, color="grey")
     overall = len(categories) - 1

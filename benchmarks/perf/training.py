@@ -13,6 +13,9 @@ of the curated validation set):
 * tuned: ``farore.train.sft.train_stage`` with the preset (``--set`` overrides a field, e.g.
   ``--set bf16=true``).
 
+``--threads N`` gives both runs N torch threads: on a machine whose cores are busy with other work,
+fewer threads than cores avoid the OpenMP threads waiting on each other.
+
 Prints, for each, seconds per sample-pass: the time inside optimizer steps (forward, backward,
 update; evaluations and checkpoint saves left out) divided by dialogues x epochs; then the ratio.
 With --repeats, the two alternate, so that a shared machine's load falls on both alike.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -82,16 +86,23 @@ def main() -> None:
     parser.add_argument("--preset", default="small-cpu")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a field of the preset")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="torch CPU threads for both runs (default: torch's choice)")
     parser.add_argument("--data", type=Path, default=shipped_dataset_dir() / "train.jsonl")
     parser.add_argument("--valid", type=Path, default=shipped_dataset_dir() / "valid.jsonl")
     args = parser.parse_args()
+    torch, transformers, _, _, datasets = import_training_stack()
 
     overrides = dict(item.split("=", 1) for item in args.set)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        overrides["threads"] = str(args.threads)
     config = with_overrides(load_preset(args.preset), {**overrides, "epochs": str(args.epochs)})
     train, valid = load_rows(args.data, args.samples), load_rows(args.valid, 4)
-    _, transformers, _, _, datasets = import_training_stack()
     quiet_libraries(transformers, datasets)
-    print(f"training speed: embedded model, {len(train)} dialogues x {args.epochs:g} epoch(s), {args.repeats} repeat(s)")
+    print(
+        f"training speed: embedded model, {len(train)} dialogues x {args.epochs:g} epoch(s), {args.repeats} repeat(s), "
+        f"{torch.get_num_threads()} torch thread(s), load average {os.getloadavg()[0]:.1f} at the start"
+    )
     print(f"  tuned = preset {args.preset}" + (f" with {', '.join(args.set)}" if args.set else ""))
     results: dict[str, list[tuple[float, float]]] = {"plain": [], "tuned": []}
     for repeat in range(args.repeats):

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from farore.report import atomic_write_text, package_versions
+from farore.report import atomic_write_text
 from farore.train.names import MAJOR_VERSION_RULE, MajorBump
 
 MANIFEST = "manifest.json"
