@@ -11,6 +11,7 @@ import pytest
 from dataset_samples import GOOD, USER
 
 from farore.cli import main
+from farore.dataset.dedup import find_duplicates
 from farore.dataset.expand import (
     NotApplicable,
     expand_dialogues,
@@ -19,10 +20,12 @@ from farore.dataset.expand import (
     rename_routines,
     reword_symptom,
     swap_index_registers,
+    trace_steps,
     vary_constants,
 )
 from farore.dataset.format import check_format
 from farore.dataset.schema import Dialogue, Message, dialogue_record, load_dataset
+from farore.dataset.trace import Untraceable, trace
 from farore.train.data import records
 
 CLOBBER_USER = """The HUD hearts are drawn in the wrong places and the loop never ends. What's wrong?
@@ -235,13 +238,15 @@ def test_expand_is_deterministic_records_provenance_and_passes_the_format():
 
     assert first == again
     assert [v.dialogue.messages for v in first.variations] != [v.dialogue.messages for v in other.variations]
-    assert [v.dialogue.id for v in first.kept] == ["d-001.x1", "d-002.x1", "d-002.x2"]
+    assert [v.dialogue.id for v in first.kept] == ["d-001.x1", "d-001.x2", "d-002.x1"]
+    assert first.variations[3].verdict == "near-duplicate of d-002.x1 (code 1.00)"  # the same code: exact, whatever the threshold
     record = dialogue_record(first.kept[0].dialogue)
     assert record["source"] == "expanded" and record["parent"] == "d-001"
     assert record["transformations"][0] == "swap-index-registers: X <-> Y"
-    both, swap_only = first.kept[1].dialogue.transformations, first.kept[2].dialogue.transformations
-    assert both[0] == "swap-index-registers: X <-> Y" and both[1].startswith("move-dma-channel: channel 0 -> ")
-    assert swap_only[0] == "swap-index-registers: X <-> Y" and not any(t.startswith("move-dma") for t in swap_only)
+    every, fewer = first.variations[2].dialogue.transformations, first.variations[3].dialogue.transformations
+    assert every[0] == "swap-index-registers: X <-> Y" and every[1].startswith("move-dma-channel: channel 0 -> ")
+    assert every[-1] == "trace-steps: 6 steps traced from the code"
+    assert fewer[:1] == ("swap-index-registers: X <-> Y",) and not any(t.startswith("trace-steps") for t in fewer)
     assert not check_format([v.dialogue for v in first.kept]).findings
 
 
@@ -250,19 +255,88 @@ def test_the_dedup_gate_keeps_a_variation_that_differs_enough_and_drops_the_near
     result = expand_dialogues(parents, per_dialogue=3, seed=7)
 
     verdicts = {v.dialogue.id: v.verdict for v in result.variations}
-    assert verdicts["d-001.x1"] == "kept"  # the clobber story is told through the register: X <-> Y changes it
-    for near in ("d-002.x1", "d-002.x2", "d-002.x3"):  # the count story barely mentions X
-        assert re.fullmatch(r"near-duplicate of the parent \(dialogue 0\.\d\d\)", verdicts[near])
-    assert result.dropped("near-duplicate of the parent") == 3
-    assert result.without_semantic == 0
+    assert verdicts["d-001.x2"] == "kept"  # no trace, but the clobber story is told through the register: X <-> Y changes it
+    assert verdicts["d-002.x1"] == "kept"  # the count story barely mentions X: the traced steps make the difference
+    assert verdicts["d-002.x2"] == "near-duplicate of the parent (dialogue 0.79)"  # swap and channel move, no trace
+    assert verdicts["d-002.x3"] == "near-duplicate of d-002.x1 (dialogue 0.88)"  # the same trace without the channel move
+    assert result.similarities("dialogue") == pytest.approx([0.79, 0.88], abs=0.005)
+    assert result.used("trace-steps") == 3 and result.without_semantic == 0
 
 
 def test_a_dialogue_without_a_semantic_transformation_gets_no_variation():
-    result = expand_dialogues([_dialogue(USER, GOOD, category="mode_mismatch")], seed=7)  # no X, Y or DMA channel
+    two_blocks = USER + "\n\nIt is called from here:\n\n```asm\n    JSR Hud_Refresh\n```"
+    result = expand_dialogues([_dialogue(two_blocks, GOOD, category="mode_mismatch")], seed=7)  # no X, Y or DMA channel
     assert (result.without_semantic, result.variations) == (1, ())
     refused = {r.transformation: r.reason for r in result.refusals}
     assert refused["swap-index-registers"] == "the code does not use X or Y"
     assert refused["move-dma-channel"] == "no DMA channel register in the dialogue"
+    assert refused["trace-steps"] == "the user shows 2 code blocks, not one"
+
+
+def test_trace_steps_retells_whats_happening_and_keeps_the_diagnosis_and_the_fix():
+    user, answer, detail = _apply(trace_steps, DMA_USER, DMA_ANSWER)
+
+    before, _, after = answer.partition("**What's happening:**")
+    steps, _, fix = after.partition("**Fix:**")
+    assert user == DMA_USER and detail == "6 steps traced from the code"
+    assert before == DMA_ANSWER.partition("**What's happening:**")[0]
+    assert fix == DMA_ANSWER.partition("**Fix:**")[2]
+    assert "1. `LDX #$2000` / `STX $4302` (at Door_UploadTiles): `#$2000` goes to `$4302` (DMA channel 0 source address)." in steps
+    # no REP/SEP before it: the width the comment states is not taken on trust, so no size is claimed
+    assert "4. `STZ $4306`: writes zero to `$4306` (DMA channel 0 byte count, high byte)." in steps
+    assert steps.rstrip().endswith("so the stack pointer is where it was on entry.")
+    assert not check_format([_dialogue(user, answer)]).findings
+
+
+def test_trace_follows_each_path_to_its_return_and_finds_the_unbalanced_one():
+    steps = trace(
+        "Menu_Shift:\n    PHP\n    SEP #$30\n    LDA $F4\n    BEQ .none\n    INC $1492\n    PLP\n    RTS\n"
+        ".none\n    RTS\n"
+    )
+    effects = {s.written: s.effect for s in steps}
+    assert effects["`SEP #$30`"] == "M=1: A is 8-bit; X=1: X and Y are 8-bit, their high bytes now 0"
+    assert effects["`LDA $F4`"] == "A = the byte at `$F4`"
+    first_return = next(s for s in steps if s.written == "`RTS`")
+    assert first_return.effect.endswith("; every push of this routine had its pull, so the stack pointer is where it was on entry")
+    assert steps[-1].written == "`RTS` (at .none)"
+    assert steps[-1].effect == (
+        "returns: pulls a 2-byte return address with the stack out of balance (1 byte pushed by this routine), "
+        "so the return address comes from the wrong bytes"
+    )
+
+
+def test_trace_keeps_a_push_and_its_pull_together_when_the_width_is_unknown():
+    steps = trace("Bat:\n    PHA\n    LDA $0F20,x\n    PLA\n    RTS\n")
+    assert steps[0].effect == "pushes A (1 or 2 bytes, per the flag); 1 or 2 bytes pushed by this routine, depending on the path and the flags"
+    assert steps[2].effect == "pulls A (1 or 2 bytes, per the flag); the stack is back at its level on entry"
+    assert steps[1].effect == "A = the value at `$0F20,x`"
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("Loop:\n    DEX\n    BNE -\n    RTS\n", "BNE -: anonymous labels are not followed"),
+        ("Caller:\n    LDA #$01\n\nHelper:\n    RTS\n", "the code runs into Helper: whether the listing is contiguous there is unclear"),
+        ("Hud:\n    REP #$20\n    LDA #$01\n    RTS\n", "LDA #$01: the immediate's size does not match the flag, the assembler decides what runs"),
+        ("Tbl:\n    dw $0001\n!Fuse = $3C\n", "cannot read the line '!Fuse = $3C'"),
+    ],
+)
+def test_trace_refuses_code_it_cannot_follow_with_certainty(code: str, reason: str):
+    with pytest.raises(Untraceable, match=re.escape(reason)):
+        trace(code)
+
+
+def test_a_variation_of_a_curated_dialogue_survives_the_dedup_gate_against_its_parent():
+    curated = load_dataset(Path(__file__).parents[1] / "fixtures" / "datasets" / "curated" / "train.jsonl").dialogues
+    parent = next(d for d in curated if d.id == "stack-005")
+
+    (variation,) = expand_dialogues([parent], per_dialogue=1).kept
+
+    assert find_duplicates([parent, variation.dialogue]).passed
+    assert not check_format([variation.dialogue]).findings
+    assert variation.dialogue.transformations[-1].startswith("trace-steps: ")
+    answer = variation.dialogue.messages[-1].content
+    assert "with the stack out of balance (1 byte pushed by this routine)" in answer and "PHP" in answer
 
 
 def test_expand_command_writes_variations_that_load_back_and_prints_them_beside_their_parents(tmp_path: Path, capsys):
@@ -277,9 +351,11 @@ def test_expand_command_writes_variations_that_load_back_and_prints_them_beside_
     assert status == 0
     loaded = load_dataset(output)
     assert not loaded.findings
-    assert [d.parent for d in loaded.dialogues] == ["d-001", "d-002", "d-002"]
-    assert "in: 2 dialogues; 3 variations made, none for the 0 dialogues no semantic transformation applies to" in printed
-    assert f"out: 3 variations written to {output}" in printed
+    assert [d.parent for d in loaded.dialogues] == ["d-001", "d-001", "d-002", "d-002"]
+    assert "in: 2 dialogues; 4 variations made, none for the 0 dialogues no semantic transformation applies to" in printed
+    assert "  similarity of the dropped: dialogue none; code none" in printed
+    assert f"out: 4 variations written to {output}" in printed
+    assert "  trace-steps: 2 of 2; in 2 written" in printed
     assert "--- user (parent)\n+++ user (variation)" in printed
     assert main(["data", "expand", str(source), "--output", str(output)]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err

@@ -15,7 +15,9 @@ import argparse
 import difflib
 import json
 import random
+import statistics
 import sys
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -103,6 +105,17 @@ def _beside(variation: Variation) -> list[str]:
     return lines
 
 
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "none"
+    return f"median {statistics.median(values):.2f} ({values[0]:.2f}-{values[-1]:.2f}, {len(values)} variations)"
+
+
+def _refusals(result: ExpandResult, name: str, shown: int = 3) -> list[str]:
+    reasons = Counter(r.reason for r in result.refusals if r.transformation == name)
+    return [f"      {count} x {reason}" for reason, count in reasons.most_common(shown)]
+
+
 def _expand_summary(result: ExpandResult, written: int, output: Path) -> list[str]:
     lines = [
         f"in: {result.parents} dialogues; {len(result.variations)} variations made, none for the "
@@ -110,10 +123,13 @@ def _expand_summary(result: ExpandResult, written: int, output: Path) -> list[st
         f"dropped: {result.dropped('format')} failing the format, {result.dropped('near-duplicate of the parent')} "
         f"near-duplicates of their parent, {result.dropped('near-duplicate of') - result.dropped('near-duplicate of the parent')} "
         f"near-duplicates of another variation (dedup: dialogue >= {result.dialogue_threshold}, code >= {result.code_threshold})",
+        f"  similarity of the dropped: dialogue {_spread(result.similarities('dialogue'))}; code {_spread(result.similarities('code'))}",
         f"out: {written} variations written to {output}",
-        "transformations (dialogues they apply to):",
+        "transformations (dialogues they apply to; variations written that use them; the most common refusals):",
     ]
-    lines += [f"  {name}: {result.applicable[name]} of {result.parents}" for name in TRANSFORMATION_NAMES]
+    for name in TRANSFORMATION_NAMES:
+        lines.append(f"  {name}: {result.applicable[name]} of {result.parents}; in {result.used(name)} written")
+        lines += _refusals(result, name)
     return lines
 
 
@@ -134,6 +150,7 @@ def _expand(args: argparse.Namespace) -> int:
             "parents": result.parents, "without_semantic": result.without_semantic, "made": len(result.variations),
             "written": written, "output": str(output), "applicable": result.applicable,
             "variations": [{"id": v.dialogue.id, "parent": v.parent.id, "verdict": v.verdict,
+                            "similarity": v.duplicate.similarity if v.duplicate else None,
                             "transformations": list(v.dialogue.transformations or ())} for v in result.variations],
             "refusals": [asdict(r) for r in result.refusals],
         })
@@ -205,7 +222,7 @@ def register(data_commands) -> None:
     mine.add_argument("--json", action="store_true", help="machine-readable output")
     mine.set_defaults(func=commands._guarded(_as_dataset_error(_mine)))
 
-    expand = commands._add(data_commands, "expand", _expand, "seeded variations of each dialogue (register swap, DMA channel, moves)")
+    expand = commands._add(data_commands, "expand", _expand, "seeded variations of each dialogue (register swap, DMA channel, traced steps, moves)")
     expand.add_argument("--output", type=Path, required=True, help="the variations (JSONL)")
     expand.add_argument("--per-dialogue", type=int, default=DEFAULT_PER_DIALOGUE, help="variations to attempt per dialogue")
     expand.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -21,6 +21,14 @@ Semantic transformations (a variation without one is a renamed clone, and the de
   $43nX register, the ``channel n`` of the prose, and the enable bit written to $420B/$420C.
   Refused when the dialogue involves more than one channel, talks about register bits, or
   mentions $420B/$420C apart from the enable write.
+* ``trace-steps``: a different explanation approach. The answer's **What's happening:** steps
+  are re-told as a trace of the user's code (after the other transformations), one step per
+  instruction with the register widths and the stack depth known there
+  (:mod:`farore.dataset.trace`): a return reached with bytes still pushed says so, a REP/SEP
+  says which registers change size. The diagnosis, its explanation and the fix stay the
+  parent's. Refused when the code cannot be traced with certainty (anonymous labels, macros,
+  data tables, an immediate whose size contradicts the flag, more than 32 instructions) or the
+  dialogue is not one question with one code block and one answer.
 
 Moves (they change the surface the model sees, not the bug):
 
@@ -49,11 +57,14 @@ parent or of an earlier variation of the same parent. Variation 1 of a dialogue 
 semantic transformation that applies, the next ones fewer; every variation also gets every move
 that applies. A dialogue to which no semantic transformation applies gets no variation.
 
-What the gate says about this (measured on the 148 curated training dialogues: 53 variations
-of 49 of them, none kept): the dedup gate's dialogue measure compares word 3-shingles with
-numbers masked, so moves are invisible to it, and a long answer that keeps its wording stays a
-near-duplicate even with X and Y swapped (median similarity to the parent 0.83, lowest 0.50,
-against the gate's 0.5). Short dialogues whose text is mostly about the swapped register pass.
+What the gate says about this, on the 148 curated training dialogues (seed 0, 2 per dialogue):
+without ``trace-steps``, 53 variations, none kept: the dialogue measure masks numbers, so moves
+are invisible to it, and a long answer that keeps its wording stays a near-duplicate even with X
+and Y swapped (median similarity to the parent 0.83). With it, 170 variations and 46 kept (one
+for each of 46 parents). Of the dropped, 90 are still near-duplicates on the dialogue measure
+(median 0.62: a short routine makes a short trace, and a second variation without the trace is
+a clone) and 34 repeat the parent's code (32 of them exactly: no transformation that changes the
+code applied), which the gate rightly refuses: the same code with two answers.
 """
 
 from __future__ import annotations
@@ -67,10 +78,16 @@ from itertools import combinations
 
 from tqdm import tqdm
 
-from farore.dataset.dedup import CODE_THRESHOLD, DIALOGUE_THRESHOLD, find_duplicates
+from farore.dataset.dedup import (
+    CODE_THRESHOLD,
+    DIALOGUE_THRESHOLD,
+    DuplicatePair,
+    find_duplicates,
+)
 from farore.dataset.format import check_format
 from farore.dataset.schema import Dialogue, Message
 from farore.dataset.similarity import MNEMONICS
+from farore.dataset.trace import Instruction, Untraceable, instructions, trace
 
 Messages = tuple[Message, ...]
 
@@ -84,23 +101,6 @@ class NotApplicable(Exception):
 _FENCED = re.compile(r"(^[ \t]*```[^\n]*\n.*?^[ \t]*```[ \t]*$)", re.MULTILINE | re.DOTALL)
 _INLINE = re.compile(r"(`[^`\n]+`)")
 _OPCODE_BYTES = re.compile(r"\b[0-9A-F]{2}(?: [0-9A-F]{2}){2,}\b|\bopcodes?\b", re.IGNORECASE)
-_INSTRUCTION = re.compile(
-    r"(?<![\w$#%.])(?P<mnemonic>[A-Za-z]{3})(?P<suffix>\.[bwlBWL])?(?![\w.])"
-    r"(?:[ \t]+(?P<operand>[#\[(]?[^\s;`,\])]*(?:[\])]?\s*,\s*[xysXYS]\)?|\])?\)?))?"
-)
-
-
-@dataclass(frozen=True)
-class Instruction:
-    mnemonic: str  # lower case
-    suffix: str  # "", ".b", ".w" or ".l"
-    operand: str  # as written, spaces removed
-
-    @property
-    def lowered(self) -> str:
-        return self.operand.lower()
-
-
 def _contents(messages: Messages) -> str:
     return "\n".join(m.content for m in messages)
 
@@ -138,18 +138,6 @@ def _same_case(template: str, word: str) -> str:
     if template.islower():
         return word.lower()
     return word[:1].upper() + word[1:].lower()
-
-
-def instructions(code: str) -> list[Instruction]:
-    """Every 65816 instruction written in a piece of code (comments left out)."""
-    found = []
-    for line in code.splitlines():
-        for match in _INSTRUCTION.finditer(line.split(";", 1)[0]):
-            mnemonic = match.group("mnemonic").lower()
-            if mnemonic in MNEMONICS:
-                operand = re.sub(r"\s+", "", match.group("operand") or "")
-                found.append(Instruction(mnemonic, (match.group("suffix") or "").lower(), operand))
-    return found
 
 
 def _refuse_opcode_bytes(messages: Messages) -> None:
@@ -607,6 +595,35 @@ def reword_symptom(messages: Messages, rng: random.Random) -> tuple[Messages, st
     return reworded, "; ".join(done)
 
 
+# --- trace-steps -------------------------------------------------------------------------------
+
+_WHATS_HAPPENING = re.compile(
+    r"^[ \t]*\*\*What['’]s happening:\*\*[^\n]*\n.*?(?=^[ \t]*\*\*[^*\n]+:\*\*)", re.MULTILINE | re.DOTALL
+)
+TRACE_INTRO = "Step by step through the code, with what is known of the register widths and the stack at each point:"
+
+
+def trace_steps(messages: Messages, rng: random.Random) -> tuple[Messages, str]:
+    """The answer's **What's happening:** steps re-told as a trace of the user's code (see
+    :mod:`farore.dataset.trace`); the diagnosis, its explanation and the fix stay as they are."""
+    if [m.role for m in messages if m.role != "system"] != ["user", "assistant"]:
+        raise NotApplicable("not one question and one answer: which code each answer traces is unclear")
+    blocks = [block for m in messages if m.role == "user" for block in _FENCED.findall(m.content)]
+    if len(blocks) != 1:
+        raise NotApplicable(f"the user shows {len(blocks)} code blocks, not one")
+    answer = next(m.content for m in messages if m.role == "assistant")
+    if len(_WHATS_HAPPENING.findall(answer)) != 1:
+        raise NotApplicable("no single **What's happening:** section followed by another section")
+    try:
+        steps = trace(blocks[0])
+    except Untraceable as reason:
+        raise NotApplicable(f"the code cannot be traced: {reason}") from None
+    lines = [f"{number}. {step.written}: {step.effect}." for number, step in enumerate(steps, 1)]
+    section = "\n".join(["**What's happening:**", TRACE_INTRO, *lines, "", ""])
+    traced = _with_contents(messages, lambda role, c: _WHATS_HAPPENING.sub(lambda _: section, c) if role == "assistant" else c)
+    return traced, f"{len(steps)} steps traced from the code"
+
+
 # --- variations --------------------------------------------------------------------------------
 
 Transform = Callable[[Messages, random.Random], tuple[Messages, str]]
@@ -626,6 +643,7 @@ TRANSFORMATIONS: tuple[Transformation, ...] = (
     Transformation("rename-routines", rename_routines),
     Transformation("vary-constants", vary_constants),
     Transformation("reword-symptom", reword_symptom),
+    Transformation("trace-steps", trace_steps, semantic=True),  # last: it traces the code the others produced
 )
 TRANSFORMATION_NAMES = tuple(t.name for t in TRANSFORMATIONS)
 DEFAULT_PER_DIALOGUE = 2
@@ -639,6 +657,7 @@ class Variation:
     #: "kept", or why the variation was dropped: "format: ...", "near-duplicate of the parent
     #: (dialogue 0.91)", "near-duplicate of <sibling id> (...)".
     verdict: str = "kept"
+    duplicate: DuplicatePair | None = None  # the dedup gate's finding, when that is why it was dropped
 
     @property
     def kept(self) -> bool:
@@ -668,6 +687,14 @@ class ExpandResult:
 
     def dropped(self, reason: str) -> int:
         return sum(v.verdict.startswith(reason) for v in self.variations)
+
+    def similarities(self, scope: str) -> list[float]:
+        """How similar each variation dropped on ``scope`` ("dialogue" or "code") was to what it duplicates."""
+        return sorted(v.duplicate.similarity for v in self.variations if v.duplicate and v.duplicate.scope == scope)
+
+    def used(self, name: str) -> int:
+        """How many kept variations apply the transformation ``name``."""
+        return sum(any(t.startswith(f"{name}: ") for t in v.dialogue.transformations or ()) for v in self.kept)
 
 
 def _plans(semantic: Sequence[str], count: int) -> list[frozenset[str]]:
@@ -717,11 +744,16 @@ def _judge(parent: Dialogue, candidates: list[Variation], dialogue_threshold: fl
     for pair in duplicates.pairs:
         if pair.first not in duplicates.dropped:
             first_pair.setdefault(pair.second, pair)
-    verdicts = {
-        where: f"near-duplicate of {names[first_pair[where].first]} ({first_pair[where].scope} {first_pair[where].similarity:.2f})"
-        for where in duplicates.dropped
-    }
-    return [replace(c, verdict=verdicts[c.dialogue.where]) if c.dialogue.where in verdicts else c for c in judged]
+
+    def verdict(pair: DuplicatePair) -> str:
+        return f"near-duplicate of {names[pair.first]} ({pair.scope} {pair.similarity:.2f})"
+
+    return [
+        replace(c, verdict=verdict(first_pair[c.dialogue.where]), duplicate=first_pair[c.dialogue.where])
+        if c.dialogue.where in duplicates.dropped
+        else c
+        for c in judged
+    ]
 
 
 def expand_dialogues(
