@@ -12,8 +12,10 @@ from werkzeug import Request, Response
 from fake_servers import ollama_chat_body
 from farore.backends import GenerationSettings, resolve_backend
 from farore.backends.ollama import OllamaBackend
+from farore.backends.scripted import ScriptedBackend
 from farore.cases import load_cases
 from farore.prompts import load_strategy
+from farore.resources import default_cases_dir
 from farore.runner import Runner
 
 PROMPTS = [
@@ -76,3 +78,25 @@ def test_concurrency_keeps_that_many_requests_in_flight_and_keeps_the_order(slow
     assert slow_ollama.peak == concurrency
     assert [o.case_id for o in outcomes] == [c.id for c in cases]
     assert [o.samples[0].response for o in outcomes] == [f"answer to DMA question {n}" for n in range(8)]
+
+
+class BatchRecorder(ScriptedBackend):
+    """Answers every prompt with the default text and records the size of each batch."""
+
+    def __init__(self, batch_size: int):
+        super().__init__(rules=[], default="**Bug: stack imbalance**", batch_size=batch_size)
+        self.batch_sizes: list[int] = []
+
+    def generate(self, conversations, settings):
+        self.batch_sizes.append(len(conversations))
+        return super().generate(conversations, settings)
+
+
+@pytest.mark.parametrize(("batch_size", "expected"), [(16, [12, 13, 13, 12]), (8, [7, 7, 7, 8, 7, 7, 7]), (64, [50])])
+def test_the_fifty_builtin_cases_go_in_batches_as_even_as_the_batch_size_allows(batch_size, expected):
+    backend = BatchRecorder(batch_size)
+    cases = load_cases(default_cases_dir())
+    outcomes = Runner(backend, load_strategy("none"), show_progress=False).run(cases)
+
+    assert len(outcomes) == 50
+    assert backend.batch_sizes == expected

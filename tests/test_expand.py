@@ -379,3 +379,12 @@ def test_provenance_survives_into_training_records_and_balance_counts_each_sourc
     table = capsys.readouterr().out
     for source in ("curated", "expanded", "synthetic", "mined"):
         assert re.search(rf"^  {source} +1 +25\.0%$", table, re.MULTILINE), table
+
+
+def test_rename_routines_leaves_a_label_that_begins_a_longer_name():
+    user = "Upload the font.\n\n```asm\nFont_Upload:\n    LDA #FontGfxEnd-FontGfx\n    JSR Dma_Start\n    RTS\n```"
+    answer = "**Bug: wrong length**\n\nThe length is FontGfxEnd-FontGfx, measured from FontGfx.\n\n**Fix:** keep it."
+    user_out, answer_out, detail = _apply(rename_routines, user, answer)
+
+    assert "FontGfx" not in detail
+    assert "FontGfxEnd-FontGfx" in user_out + answer_out

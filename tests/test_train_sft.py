@@ -205,3 +205,23 @@ def test_eval_benchmarks_the_adapter_beside_its_base(tmp_path, tiny_base, capsys
     output = capsys.readouterr().out
     assert "benchmark (baseline): category" in output and "stack_corruption" in output
     assert "minimum gate: base fails, adapter fails" in output
+
+
+@pytest.mark.parametrize("num_items_in_batch", [None, 7])
+def test_the_trained_token_loss_equals_the_model_loss_over_the_assistant_labels(num_items_in_batch):
+    from farore.train.trainer import trained_token_loss
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1
+    )
+    model = transformers.LlamaForCausalLM(config).eval()
+    input_ids = torch.randint(0, 64, (2, 12))
+    labels = input_ids.clone()
+    labels[0, :7], labels[1, :9] = -100, -100  # the question; the answer is trained
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": labels}
+
+    loss, _ = trained_token_loss(model, inputs, num_items_in_batch)
+    expected = model(**inputs, num_items_in_batch=num_items_in_batch).loss
+
+    torch.testing.assert_close(loss, expected)

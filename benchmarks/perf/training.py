@@ -50,7 +50,7 @@ def plain(train: list[dict], valid: list[dict], epochs: float, work: Path) -> tu
     from farore.train.trainer import StepClock
 
     base = resolve_base("embedded")
-    seed = TrainConfig()
+    seed = TrainConfig(epochs=epochs)
     arguments = trl.SFTConfig(
         **seed.seed_arguments(max_length=1024),
         output_dir=str(work / "plain"),

@@ -433,6 +433,8 @@ def rename_routines(messages: Messages, rng: random.Random) -> tuple[Messages, s
     text = _contents(messages)
     renames: dict[str, str] = {}
     for label in _code_labels(messages):
+        if re.search(rf"(?<![\w.$]){re.escape(label)}\w", text):
+            continue  # FontGfx beside FontGfxEnd: renaming one and not the other breaks their relation
         new = _renamed(label, rng)
         if new and new != label and new not in renames.values() and not re.search(rf"(?<![\w.]){re.escape(new)}(?!\w)", text):
             renames[label] = new

@@ -100,7 +100,7 @@ def _train(args: argparse.Namespace) -> int:
             cases=args.cases or [],
             allowed_gates=frozenset(args.allow_gate or ()),
             major_bump=MajorBump(args.major_bump) if args.major_bump else None,
-            prompt_strategy=args.prompt_strategy,
+            prompt_strategy=args.prompt_strategy or config.system_prompt or "none",
         )
         run_dir = start_run(request)
         manifest = load_manifest(run_dir)
@@ -113,12 +113,13 @@ def _train(args: argparse.Namespace) -> int:
         return INTERRUPTED
     adapter = run_dir / manifest.adapter
     print(f"adapter: {adapter}")
+    strategy = args.prompt_strategy or manifest.prompt_strategy
     if args.eval:
-        manifest = evaluate_run(run_dir, args.prompt_strategy, args.cases or [], args.eval_max_new_tokens)
+        manifest = evaluate_run(run_dir, strategy, args.cases or [], args.eval_max_new_tokens)
         for line in comparison_lines(manifest.eval):
             print(line)
     else:
-        print(f"next: farore eval --model {adapter} --prompt-strategy {args.prompt_strategy}")
+        print(f"next: farore eval --model {adapter} --prompt-strategy {strategy}")
     print(f"export: farore export {run_dir}")
     return 0
 
@@ -177,7 +178,11 @@ def register(subparsers) -> None:
     train.add_argument("--tag", help="the run name's tag: farore:YYYY-MM-DD-NNNsamples-TAG")
     train.add_argument("--two-stage", action="store_true", help="stage 1 on diagnosis-only answers, stage 2 on full answers")
     train.add_argument("--eval", action="store_true", help="benchmark the adapter and the base model afterwards")
-    train.add_argument("--prompt-strategy", default="enhanced", help="strategy for --eval and for export (default enhanced)")
+    train.add_argument(
+        "--prompt-strategy",
+        help="strategy for --eval and for export (default: the config's system_prompt, else none: "
+        "a model is benchmarked with the system prompt it was trained with)",
+    )
     train.add_argument("--cases", type=Path, action="append", help="benchmark cases for the contamination gate and --eval")
     train.add_argument("--eval-max-new-tokens", type=int, help="answer length limit for --eval")
     train.add_argument("--allow-gate", action="append", choices=[g for g in GATES if g != "contamination"], help="report this data gate's failure as a warning (not contamination)")

@@ -56,7 +56,7 @@ class RunRequest:
     cases: Sequence[Path] = ()
     allowed_gates: frozenset[str] = frozenset()
     major_bump: MajorBump | None = None
-    prompt_strategy: str = "enhanced"
+    prompt_strategy: str = "none"
     command: Sequence[str] = field(default_factory=lambda: list(sys.argv))
 
 

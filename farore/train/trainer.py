@@ -19,8 +19,34 @@ from trl import SFTTrainer
 from farore.train.sft import NonFiniteLoss
 
 
+def trained_token_loss(model, inputs: dict, num_items_in_batch=None):
+    """Mean next-token cross-entropy over the tokens that have a label (the assistant's), or the
+    sum divided by ``num_items_in_batch`` when gradient accumulation counts tokens across batches.
+
+    The vocabulary projection (a sixth of the model's multiply-adds at SmolLM2's 49152 tokens) runs
+    only at the positions whose next token is trained, about half of a dialogue.
+    """
+    labels = inputs["labels"][:, 1:]
+    positions = (labels != -100).any(dim=0).nonzero().squeeze(-1)
+    features = {key: value for key, value in inputs.items() if key != "labels"}
+    outputs = model(**features, logits_to_keep=positions)
+    targets = labels[:, positions]
+    total = torch.nn.functional.cross_entropy(
+        outputs.logits.float().transpose(1, 2), targets, ignore_index=-100, reduction="sum"
+    )
+    count = num_items_in_batch if num_items_in_batch is not None else (targets != -100).sum().clamp(min=1)
+    return total / count, outputs
+
+
 class GuardedSFTTrainer(SFTTrainer):
     """SFTTrainer that stops at the first non-finite loss instead of training on garbage."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """trl's chunked log-prob head computes this loss plus entropy and token accuracy for its
+        logs, and took 40% of each step on 2 CPU cores (2.8 of 7.0 s on a 916-token dialogue)."""
+        scaled = self.model_accepts_loss_kwargs and num_items_in_batch is not None
+        loss, outputs = trained_token_loss(model, inputs, num_items_in_batch if scaled else None)
+        return (loss, outputs) if return_outputs else loss
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
