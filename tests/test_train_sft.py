@@ -225,3 +225,12 @@ def test_the_trained_token_loss_equals_the_model_loss_over_the_assistant_labels(
     expected = model(**inputs, num_items_in_batch=num_items_in_batch).loss
 
     torch.testing.assert_close(loss, expected)
+
+
+def test_the_last_step_is_evaluated_even_off_the_evaluation_interval(tmp_path, tiny_base):
+    status, run_dir = train(tmp_path, tiny_base, "--epochs", "3", "--eval-steps", "4", "--save-steps", "4")
+    assert status == 0
+    (stage,) = load_manifest(run_dir).stages
+    assert stage.steps == 6
+    assert [p.step for p in stage.eval_loss] == [0, 4, 6]
+    assert stage.best_eval_loss == min(p.loss for p in stage.eval_loss[1:])

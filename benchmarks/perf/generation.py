@@ -1,6 +1,6 @@
 """Generation speed on the embedded model: what batching and the response cache buy.
 
-    python benchmarks/perf/generation.py [--prompts 8] [--max-new-tokens 64] [--skip-full-run]
+    python benchmarks/perf/generation.py [--prompts 8] [--max-new-tokens 64] [--batch-size N] [--skip-full-run]
 
 Prints (measured, never estimated):
 
@@ -8,7 +8,7 @@ Prints (measured, never estimated):
    vs one batch of N (tokens/s each, their ratio, and whether the answers are identical);
 2. the full built-in benchmark, ``pytest benchmarks/ --model embedded``, run twice: cold
    (``--refresh``: every answer generated) and warm (every answer replayed from the cache);
-   wall time of each and their ratio.
+   wall time of each and their ratio; ``--batch-size`` is passed on (default: the plugin's).
 
 Not a test: it takes minutes, and its numbers depend on the machine. The full runs write their
 reports under a temporary directory and refresh this machine's cache entries for the embedded
@@ -68,12 +68,13 @@ def benchmark_run(report_dir: Path, *extra: str) -> tuple[float, dict]:
     return elapsed, json.loads((report_dir / "report.json").read_text())["summary"]
 
 
-def full_runs() -> None:
+def full_runs(batch_size: int | None) -> None:
+    extra = ["--batch-size", str(batch_size)] if batch_size else []
     with tempfile.TemporaryDirectory(prefix="farore-perf-") as scratch:
-        cold_s, cold = benchmark_run(Path(scratch) / "cold", "--refresh")
-        warm_s, warm = benchmark_run(Path(scratch) / "warm")
+        cold_s, cold = benchmark_run(Path(scratch) / "cold", "--refresh", *extra)
+        warm_s, warm = benchmark_run(Path(scratch) / "warm", *extra)
     cases = sum(c["cases"] for c in cold["categories"])
-    print(f"full benchmark: pytest benchmarks/ --model embedded ({cases} cases, max_new_tokens 256), wall time")
+    print(f"full benchmark: pytest benchmarks/ --model embedded {' '.join(extra)} ({cases} cases, max_new_tokens 256), wall time")
     print(f"  cold (--refresh): {cold_s:6.1f} s ({cold['cached_answers']} answers from the cache, overall {cold['overall']:.1%})")
     print(f"  warm (cache)    : {warm_s:6.1f} s ({warm['cached_answers']} answers from the cache, overall {warm['overall']:.1%})")
     print(f"  ratio           : {cold_s / warm_s:.1f}x")
@@ -83,11 +84,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=8, help="prompts for the throughput comparison (one batch)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="answer length for the throughput comparison")
+    parser.add_argument("--batch-size", type=int, help="--batch-size for the full runs (default: the plugin's)")
     parser.add_argument("--skip-full-run", action="store_true", help="only the throughput comparison")
     args = parser.parse_args()
     throughput(args.prompts, args.max_new_tokens)
     if not args.skip_full_run:
-        full_runs()
+        full_runs(args.batch_size)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ class HFBackend:
     def identity(self) -> str:
         own = file_digest(weight_files(self.path))
         if is_adapter(self.path):
-            return hashlib.sha256(f"{own}+{file_digest(weight_files(adapter_base(self.path)))}".encode()).hexdigest()
+            base = file_digest(weight_files(adapter_base(self.path)))
+            return hashlib.sha256(f"{own}+{base}+merged".encode()).hexdigest()
         return own
 
     @cached_property
@@ -95,7 +96,9 @@ class HFBackend:
         if is_adapter(self.path):
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, self.path)
+            # Merged into the base weights: the same function, without the adapter's extra
+            # matrix products at every layer of every decoding step (~25% of the time on a CPU).
+            model = PeftModel.from_pretrained(model, self.path).merge_and_unload()
         model.eval()
         return torch, tokenizer, model
 

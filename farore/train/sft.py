@@ -222,7 +222,7 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
     if job.init_adapter is not None:
         model = peft.PeftModel.from_pretrained(model, job.init_adapter, is_trainable=True)
         peft_config = None
-    from farore.train.trainer import GuardedSFTTrainer, ProgressBar, StepClock, StopAtInterrupt
+    from farore.train.trainer import EvaluateAtEnd, GuardedSFTTrainer, ProgressBar, StepClock, StopAtInterrupt
 
     interrupt, clock = StopAtInterrupt(), StepClock()
     trainer = GuardedSFTTrainer(
@@ -232,7 +232,7 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
         eval_dataset=datasets.Dataset.from_list([{"messages": r["messages"]} for r in job.valid]),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[ProgressBar(job.name), interrupt, clock],
+        callbacks=[ProgressBar(job.name), interrupt, clock, EvaluateAtEnd()],
     )
     trainer.remove_callback(transformers.PrinterCallback)
     trainer.remove_callback(transformers.ProgressCallback)

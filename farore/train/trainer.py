@@ -124,3 +124,13 @@ class StepClock(TrainerCallback):
         if self._began is not None:
             self.seconds += time.perf_counter() - self._began
             self._began = None
+
+
+class EvaluateAtEnd(TrainerCallback):
+    """The last step is evaluated and saved as well, so that the best checkpoint is chosen among
+    all of the training, not only among the steps that happen to be multiples of eval_steps."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == state.max_steps:
+            control.should_evaluate = True
+            control.should_save = True
