@@ -31,7 +31,7 @@ def _served_client_missing(extra: str) -> BackendError:
 
 def resolve_backend(
     spec: str,
-    batch_size: int = 8,
+    batch_size: int = 32,
     *,
     ollama_host: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,

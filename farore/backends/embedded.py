@@ -76,7 +76,7 @@ def embedded_checkpoint() -> Path:
 class EmbeddedBackend(HFBackend):
     kind = "embedded"
 
-    def __init__(self, batch_size: int = 8):
+    def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
         self.model = "embedded"
         self._path: Path | None = None

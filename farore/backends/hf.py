@@ -63,7 +63,7 @@ class HFBackend:
 
     kind = "hf"
 
-    def __init__(self, path: Path, batch_size: int = 8, model_name: str | None = None):
+    def __init__(self, path: Path, batch_size: int = 32, model_name: str | None = None):
         self.path = Path(path)
         self.batch_size = batch_size
         self.model = model_name or f"hf:{self.path}"
