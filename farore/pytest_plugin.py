@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from farore.backends import DEFAULT_TIMEOUT_S, BackendError, GenerationSettings, resolve_backend
+from farore.backends import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT_S, BackendError, GenerationSettings, resolve_backend
 from farore.cache import CacheError, ResponseCache
 from farore.cases import Case, CaseFileError, load_cases
 from farore.gate import summarize
@@ -55,8 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--batch-size",
         type=int,
-        default=32,
-        help="prompts per generation batch for local models (default 32: the 50 built-in cases in two batches of 25)",
+        default=DEFAULT_BATCH_SIZE,
+        help=f"prompts per generation batch for local models (default {DEFAULT_BATCH_SIZE})",
     )
     group.addoption("--concurrency", type=int, default=1, help="requests in flight at once to a served model (Ollama, OpenAI-compatible)")
     group.addoption("--ollama-host", default=None, help="Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434)")

@@ -18,11 +18,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from farore.backends.base import Backend, BackendError, Generation, GenerationError, GenerationSettings
+from farore.backends.base import (
+    DEFAULT_BATCH_SIZE,
+    Backend,
+    BackendError,
+    Generation,
+    GenerationError,
+    GenerationSettings,
+)
 
 DEFAULT_TIMEOUT_S = 600.0  # seconds one request to a served model may take
 
-__all__ = ["DEFAULT_TIMEOUT_S", "Backend", "BackendError", "Generation", "GenerationError", "GenerationSettings", "resolve_backend"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_TIMEOUT_S", "Backend", "BackendError", "Generation", "GenerationError", "GenerationSettings", "resolve_backend"]
 
 
 def _served_client_missing(extra: str) -> BackendError:
@@ -31,7 +38,7 @@ def _served_client_missing(extra: str) -> BackendError:
 
 def resolve_backend(
     spec: str,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     *,
     ollama_host: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from farore.backends.base import BackendError
+from farore.backends.base import DEFAULT_BATCH_SIZE, BackendError
 from farore.backends.hf import HFBackend, file_digest, import_torch_stack
 from farore.resources import farore_home
 
@@ -76,7 +76,7 @@ def embedded_checkpoint() -> Path:
 class EmbeddedBackend(HFBackend):
     kind = "embedded"
 
-    def __init__(self, batch_size: int = 32):
+    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE):
         self.batch_size = batch_size
         self.model = "embedded"
         self._path: Path | None = None

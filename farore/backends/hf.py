@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
-from farore.backends.base import BackendError, Generation, GenerationError, GenerationSettings, Message
+from farore.backends.base import DEFAULT_BATCH_SIZE, BackendError, Generation, GenerationError, GenerationSettings, Message
 
 INSTALL_HF = 'pip install -e ".[hf]"'
 
@@ -63,7 +63,7 @@ class HFBackend:
 
     kind = "hf"
 
-    def __init__(self, path: Path, batch_size: int = 32, model_name: str | None = None):
+    def __init__(self, path: Path, batch_size: int = DEFAULT_BATCH_SIZE, model_name: str | None = None):
         self.path = Path(path)
         self.batch_size = batch_size
         self.model = model_name or f"hf:{self.path}"
