@@ -36,6 +36,18 @@ def test_defaults_are_the_seed_lora_config():
         assert getattr(peft_config, name) == value, name
 
 
+def test_lora_on_the_last_layers_names_every_linear_module_of_those_layers():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tiny = LlamaForCausalLM(LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=5, num_attention_heads=2, vocab_size=64))
+    settings = with_overrides(TrainConfig(), {"lora.target_modules": "all-linear", "lora.layers": "2"}).lora
+    peft_config = settings.peft_config(tiny)
+    assert peft_config.layers_to_transform == [3, 4]
+    assert set(peft_config.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    seed_modules = TrainConfig(lora={"layers": 9}).lora.peft_config(tiny)
+    assert (set(seed_modules.target_modules), seed_modules.layers_to_transform) == (SEED_LORA["target_modules"], [0, 1, 2, 3, 4])
+
+
 def test_defaults_are_the_seed_training_arguments(tmp_path):
     from farore.train.sft import sft_arguments
 

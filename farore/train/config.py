@@ -39,6 +39,9 @@ class LoraSettings(BaseModel):
         default_factory=lambda: list(SEED_TARGET_MODULES),
         description="module names to adapt (comma-separated), or all-linear",
     )
+    layers: int | None = Field(
+        None, ge=1, description="adapt only the last N decoder layers (the layers below then need no backward pass)"
+    )
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
     bias: Literal["none", "all", "lora_only"] = Field("none", description="which biases train")
     task_type: Literal["CAUSAL_LM"] = "CAUSAL_LM"
@@ -50,17 +53,34 @@ class LoraSettings(BaseModel):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    def peft_config(self):
+    def peft_config(self, model=None):
+        """The peft LoraConfig; ``model`` (its layer count and linear modules) is needed with ``layers``."""
         from peft import LoraConfig
 
+        target_modules, layers_to_transform = self.target_modules, None
+        if self.layers is not None:
+            count = model.config.num_hidden_layers
+            layers_to_transform = list(range(max(0, count - self.layers), count))
+            if target_modules == "all-linear":  # peft takes a layer range only with named modules
+                target_modules = decoder_linear_names(model)
         return LoraConfig(
             r=self.r,
             lora_alpha=self.alpha,
-            target_modules=self.target_modules,
+            target_modules=target_modules,
+            layers_to_transform=layers_to_transform,
             lora_dropout=self.dropout,
             bias=self.bias,
             task_type=self.task_type,
         )
+
+
+def decoder_linear_names(model) -> list[str]:
+    """What "all-linear" means for ``model``: the names of the linear modules inside its decoder layers."""
+    from torch import nn
+
+    return sorted(
+        {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, nn.Linear) and ".layers." in name}
+    )
 
 
 class TrainConfig(BaseModel):
@@ -92,6 +112,9 @@ class TrainConfig(BaseModel):
         False, description="concatenate each batch into one sequence (no padding, no attention across dialogues)"
     )
     gradient_checkpointing: bool = Field(False, description="recompute activations: less memory, more time")
+    frozen_prefix_cache: bool = Field(
+        True, description="with lora.layers: compute the frozen layers below once per dialogue, not once per epoch"
+    )
     bf16: bool | Literal["auto"] = Field(False, description="bf16 mixed precision: true, false, or auto (where supported)")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
     system_prompt: str | None = Field(

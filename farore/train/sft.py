@@ -158,6 +158,8 @@ def sft_arguments(config: TrainConfig, output_dir: Path, max_length: int, bf16: 
         **seed_arguments,
         output_dir=str(output_dir),
         per_device_eval_batch_size=config.batch_size,
+        # Only the validation loss is used; kept logits would be gathered over the whole split.
+        prediction_loss_only=True,
         eval_on_start=eval_on_start,
         save_strategy="steps",
         save_total_limit=2,
@@ -218,10 +220,11 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
 
     transformers.set_seed(config.seed)
     model = transformers.AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
-    peft_config = config.lora.peft_config()
+    peft_config = config.lora.peft_config(model)
     if job.init_adapter is not None:
         model = peft.PeftModel.from_pretrained(model, job.init_adapter, is_trainable=True)
         peft_config = None
+    from farore.train.prefix import frozen_prefix_cached
     from farore.train.trainer import EvaluateAtEnd, GuardedSFTTrainer, ProgressBar, StepClock, StopAtInterrupt
 
     interrupt, clock = StopAtInterrupt(), StepClock()
@@ -239,7 +242,8 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
 
     start_epoch = json.loads((resume_from / "trainer_state.json").read_text())["epoch"] if resume_from else 0.0
     started = time.perf_counter()
-    with interrupt.installed():
+    frozen = model.config.num_hidden_layers - config.lora.layers if config.lora.layers and config.frozen_prefix_cache else 0
+    with interrupt.installed(), frozen_prefix_cached(trainer.model, frozen):
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     runtime = time.perf_counter() - started
     train_curve, eval_curve = _curves(trainer.state.log_history)
