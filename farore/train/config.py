@@ -53,6 +53,10 @@ class LoraSettings(BaseModel):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    def frozen_layers(self, count: int) -> int:
+        """How many of ``count`` decoder layers, from the first, get no adapter."""
+        return max(0, count - self.layers) if self.layers is not None else 0
+
     def peft_config(self, model=None):
         """The peft LoraConfig; ``model`` (its layer count and linear modules) is needed with ``layers``."""
         from peft import LoraConfig
@@ -60,7 +64,7 @@ class LoraSettings(BaseModel):
         target_modules, layers_to_transform = self.target_modules, None
         if self.layers is not None:
             count = model.config.num_hidden_layers
-            layers_to_transform = list(range(max(0, count - self.layers), count))
+            layers_to_transform = list(range(self.frozen_layers(count), count))
             if target_modules == "all-linear":  # peft takes a layer range only with named modules
                 target_modules = decoder_linear_names(model)
         return LoraConfig(
@@ -78,8 +82,10 @@ def decoder_linear_names(model) -> list[str]:
     """What "all-linear" means for ``model``: the names of the linear modules inside its decoder layers."""
     from torch import nn
 
+    from farore.train.prefix import decoder_layers
+
     return sorted(
-        {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, nn.Linear) and ".layers." in name}
+        {name.rsplit(".", 1)[-1] for name, module in decoder_layers(model).named_modules() if isinstance(module, nn.Linear)}
     )
 
 

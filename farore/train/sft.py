@@ -242,7 +242,7 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
 
     start_epoch = json.loads((resume_from / "trainer_state.json").read_text())["epoch"] if resume_from else 0.0
     started = time.perf_counter()
-    frozen = model.config.num_hidden_layers - config.lora.layers if config.lora.layers and config.frozen_prefix_cache else 0
+    frozen = config.lora.frozen_layers(model.config.num_hidden_layers) if config.frozen_prefix_cache else 0
     with interrupt.installed(), frozen_prefix_cached(trainer.model, frozen):
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     runtime = time.perf_counter() - started
