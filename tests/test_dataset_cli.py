@@ -102,6 +102,15 @@ def test_balance_and_coverage_print_their_tables(tmp_path, capsys):
     assert status == 1 and "  mode_mismatch  1          100.0%" in out and "  mined   1          100.0%" in out
     status, out, _ = run(capsys, "coverage", str(tmp_path), "--cases", CASES)
     assert status == 1 and "  dma_errors (0)        $4305    0    0    MISSING" in out
+    assert "  mode_mismatch  80%" in out
+
+
+def test_coverage_measures_the_ceiling_within_a_token_budget_of_the_embedded_tokenizer(tmp_path, capsys):
+    answer = GOOD.replace("\n\n", "\n\n" + "The routine is wrong here. " * 30 + "\n\n", 1)
+    write_lines(tmp_path / "a.jsonl", [record(answer, id="a", category="mode_mismatch")])
+    status, out, _ = run(capsys, "coverage", str(tmp_path), "--cases", CASES, "--budget-tokens", "12")
+    assert "  category       ceiling  within 12 tokens" in out
+    assert "  mode_mismatch  80%      20%" in out  # the first 12 tokens, "**Bug: 16-bit/8-", name 16-bit only
 
 
 def test_unusable_input_exits_2_with_one_message(tmp_path, capsys):

@@ -61,3 +61,20 @@ def test_the_minimum_share_is_configurable():
 
 def test_an_empty_dataset_is_not_balanced():
     assert measure_balance([], ["mode_mismatch"]).problems() == ["the dataset holds no dialogue"]
+
+
+def test_the_ceiling_is_the_score_of_answering_exactly_like_the_training_answers():
+    full = "**Bug: DMA count**\n\nThe transfer length in $4305/$4306 is a byte count, not a word count."
+    late = "**Bug: DMA too short**\n\nThe transfer stops early.\n\n**Fix:** Set the byte count in $4305."
+    result = measure_coverage(
+        [dialogue(full, category="dma_errors"), dialogue(late, category="dma_errors")],
+        CASES,
+        cut_to_budget=lambda text: text.split("\n\n**Fix:**")[0],
+        budget_tokens=20,
+    )
+    dma, _ = _concepts(result, "dma_errors")
+    assert dma.ceiling == (4 / 4 + 2 / 4) / 2  # the late answer names $4305 and count
+    assert dma.ceiling_in_budget == (4 / 4 + 0 / 4) / 2  # ... only after the cut
+    mode, _ = _concepts(result, "mode_mismatch")
+    assert (mode.dialogues, mode.ceiling) == (0, 0.0)
+    assert result.budget_tokens == 20

@@ -140,7 +140,13 @@ def coverage_table(result: CoverageResult) -> list[str]:
             label = f"{category.category} ({category.dialogues})" if index == 0 else ""
             flag = "MISSING" if concept.dialogues == 0 else ""
             rows.append([label, concept.name, concept.dialogues, concept.in_category, flag])
-    return _columns(["category (dialogues)", "concept", "all", "own", ""], rows)
+    table = _columns(["category (dialogues)", "concept", "all", "own", ""], rows)
+    header, ceilings = ["category", "ceiling"], [[c.category, f"{c.ceiling:.0%}"] for c in result.categories]
+    if result.budget_tokens is not None:
+        header.append(f"within {result.budget_tokens} tokens")
+        for row, category in zip(ceilings, result.categories):
+            row.append(f"{category.ceiling_in_budget:.0%}")
+    return [*table, "", *_columns(header, ceilings)]
 
 
 def _print_gates(gates: Sequence[Gate], tables: Sequence[str] = ()) -> None:
@@ -194,8 +200,19 @@ def _validate(args: argparse.Namespace) -> int:
     return _finish(args, [schema_gate(dataset), format_gate(check_format(dataset.dialogues, strict=not args.lenient))])
 
 
+def first_tokens(tokens: int) -> Callable[[str], str]:
+    """A text's first ``tokens`` tokens by the embedded model's tokenizer (the benchmark's budget unit)."""
+    from transformers import AutoTokenizer
+
+    from farore.backends.embedded import embedded_checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_checkpoint())
+    return lambda text: tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"][:tokens])
+
+
 def _coverage(args: argparse.Namespace) -> int:
-    result = measure_coverage(_load(args).dialogues, _cases(args))
+    cut = first_tokens(args.budget_tokens) if args.budget_tokens else None
+    result = measure_coverage(_load(args).dialogues, _cases(args), cut, args.budget_tokens)
     return _finish(args, [coverage_gate(result)], coverage_table(result))
 
 
@@ -299,7 +316,11 @@ def register(subparsers) -> None:
     validate = _add(commands, "validate", _validate, "schema and diagnosis-first format of every dialogue")
     validate.add_argument("--lenient", action="store_true", help="format violations are warnings (exit 0)")
 
-    _add(commands, "coverage", _coverage, "which benchmark concepts the answers use, and which never", cases=True)
+    coverage = _add(commands, "coverage", _coverage, "which benchmark concepts the answers use, and which never", cases=True)
+    coverage.add_argument(
+        "--budget-tokens", type=int, metavar="N",
+        help="also the ceiling within each answer's first N tokens (the benchmark generates 256)",
+    )
 
     dedup = _add(commands, "dedup", _dedup, "exact and near-duplicate dialogues (the first is kept)")
     dedup.add_argument("--threshold", type=float, default=DIALOGUE_THRESHOLD, help="dialogue word-shingle Jaccard")

@@ -4,11 +4,17 @@ A concept counts for a dialogue when the harness's own matcher
 (:func:`farore.scoring.concept_found`) finds it in one of the dialogue's assistant replies: the
 replies are what the model learns to say, so a concept that only the user mentions is not
 covered. Each concept is counted over all dialogues and over the dialogues of its own category.
+
+The ceiling of a category is the benchmark score a model would get by answering exactly like the
+category's training answers (the mean share of the category's concepts per answer). Measured within
+a generation budget (the answers cut to their first N tokens), it shows whether the answers reach
+their vocabulary before the benchmark stops the model: a long answer that names the fix's PHY/PLY
+after 300 tokens teaches a model to be cut off before it says it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from farore.cases import Case, Concept, categories
@@ -28,6 +34,8 @@ class CategoryCoverage:
     category: str
     dialogues: int
     concepts: tuple[ConceptCoverage, ...]
+    ceiling: float
+    ceiling_in_budget: float | None = None
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -38,6 +46,7 @@ class CategoryCoverage:
 class CoverageResult:
     dialogues: int
     categories: tuple[CategoryCoverage, ...]
+    budget_tokens: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -68,7 +77,20 @@ def category_concepts(cases: Sequence[Case]) -> dict[str, list[Concept]]:
     return {category: list(concepts.values()) for category, concepts in found.items()}
 
 
-def measure_coverage(dialogues: Sequence[Dialogue], cases: Sequence[Case]) -> CoverageResult:
+def ceiling(replies: Sequence[str], concepts: Sequence[Concept]) -> float:
+    """The mean share of the concepts each reply uses: the score of a model that answers like them."""
+    if not replies or not concepts:
+        return 0.0
+    return sum(sum(concept_found(text, c) for c in concepts) / len(concepts) for text in replies) / len(replies)
+
+
+def measure_coverage(
+    dialogues: Sequence[Dialogue],
+    cases: Sequence[Case],
+    cut_to_budget: Callable[[str], str] | None = None,
+    budget_tokens: int | None = None,
+) -> CoverageResult:
+    """``cut_to_budget`` keeps the part of a reply a model writes within ``budget_tokens``."""
     replies = ["\n\n".join(d.texts("assistant")) for d in dialogues]
     result = []
     for category, concepts in category_concepts(cases).items():
@@ -85,6 +107,8 @@ def measure_coverage(dialogues: Sequence[Dialogue], cases: Sequence[Case]) -> Co
                     )
                     for concept in concepts
                 ),
+                ceiling(own, concepts),
+                ceiling([cut_to_budget(text) for text in own], concepts) if cut_to_budget else None,
             )
         )
-    return CoverageResult(len(dialogues), tuple(result))
+    return CoverageResult(len(dialogues), tuple(result), budget_tokens)
