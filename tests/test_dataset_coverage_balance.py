@@ -3,7 +3,7 @@ from dataset_samples import DATA, GOOD, dialogue
 
 from farore.cases import load_cases
 from farore.dataset.balance import UNLABELLED, measure_balance
-from farore.dataset.coverage import measure_coverage
+from farore.dataset.coverage import Budget, measure_coverage
 
 CASES = load_cases(DATA / "cases")
 
@@ -69,8 +69,7 @@ def test_the_ceiling_is_the_score_of_answering_exactly_like_the_training_answers
     result = measure_coverage(
         [dialogue(full, category="dma_errors"), dialogue(late, category="dma_errors")],
         CASES,
-        cut_to_budget=lambda text: text.split("\n\n**Fix:**")[0],
-        budget_tokens=20,
+        Budget(20, cut=lambda text: text.split("\n\n**Fix:**")[0]),
     )
     dma, _ = _concepts(result, "dma_errors")
     assert dma.ceiling == (4 / 4 + 2 / 4) / 2  # the late answer names $4305 and count

@@ -28,7 +28,7 @@ from pydantic import TypeAdapter
 from farore.cases import CaseFileError, categories, load_cases
 from farore.dataset.balance import DEFAULT_MIN_SHARE, BalanceResult, measure_balance
 from farore.dataset.contamination import NEAR_CODE_THRESHOLD, ContaminationResult, find_contamination
-from farore.dataset.coverage import CoverageResult, measure_coverage
+from farore.dataset.coverage import Budget, CoverageResult, measure_coverage
 from farore.dataset.dedup import CODE_THRESHOLD, DIALOGUE_THRESHOLD, DedupResult, find_duplicates, kept
 from farore.dataset.format import FormatResult, check_format
 from farore.dataset.importers import (
@@ -200,19 +200,19 @@ def _validate(args: argparse.Namespace) -> int:
     return _finish(args, [schema_gate(dataset), format_gate(check_format(dataset.dialogues, strict=not args.lenient))])
 
 
-def first_tokens(tokens: int) -> Callable[[str], str]:
-    """A text's first ``tokens`` tokens by the embedded model's tokenizer (the benchmark's budget unit)."""
+def token_budget(tokens: int) -> Budget:
+    """A reply's first ``tokens`` tokens by the embedded model's tokenizer (the benchmark's budget unit)."""
     from transformers import AutoTokenizer
 
     from farore.backends.embedded import embedded_checkpoint
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_checkpoint())
-    return lambda text: tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"][:tokens])
+    return Budget(tokens, lambda text: tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"][:tokens]))
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    cut = first_tokens(args.budget_tokens) if args.budget_tokens else None
-    result = measure_coverage(_load(args).dialogues, _cases(args), cut, args.budget_tokens)
+    budget = token_budget(args.budget_tokens) if args.budget_tokens else None
+    result = measure_coverage(_load(args).dialogues, _cases(args), budget)
     return _finish(args, [coverage_gate(result)], coverage_table(result))
 
 

@@ -23,6 +23,14 @@ from farore.scoring import concept_found
 
 
 @dataclass(frozen=True)
+class Budget:
+    """A generation budget: ``cut`` keeps the part of a reply a model writes within ``tokens``."""
+
+    tokens: int
+    cut: Callable[[str], str]
+
+
+@dataclass(frozen=True)
 class ConceptCoverage:
     name: str
     dialogues: int
@@ -84,13 +92,7 @@ def ceiling(replies: Sequence[str], concepts: Sequence[Concept]) -> float:
     return sum(sum(concept_found(text, c) for c in concepts) / len(concepts) for text in replies) / len(replies)
 
 
-def measure_coverage(
-    dialogues: Sequence[Dialogue],
-    cases: Sequence[Case],
-    cut_to_budget: Callable[[str], str] | None = None,
-    budget_tokens: int | None = None,
-) -> CoverageResult:
-    """``cut_to_budget`` keeps the part of a reply a model writes within ``budget_tokens``."""
+def measure_coverage(dialogues: Sequence[Dialogue], cases: Sequence[Case], budget: Budget | None = None) -> CoverageResult:
     replies = ["\n\n".join(d.texts("assistant")) for d in dialogues]
     result = []
     for category, concepts in category_concepts(cases).items():
@@ -108,7 +110,7 @@ def measure_coverage(
                     for concept in concepts
                 ),
                 ceiling(own, concepts),
-                ceiling([cut_to_budget(text) for text in own], concepts) if cut_to_budget else None,
+                ceiling([budget.cut(text) for text in own], concepts) if budget else None,
             )
         )
-    return CoverageResult(len(dialogues), tuple(result), budget_tokens)
+    return CoverageResult(len(dialogues), tuple(result), budget.tokens if budget else None)
