@@ -18,7 +18,7 @@ own, found when it is a substring of the lower-cased response; an anti-keyword h
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -71,6 +71,11 @@ def concept_found(text: str, concept: Concept) -> bool:
     return any(find_term(text, spelling) for spelling in concept.spellings)
 
 
+def concept_share(text: str, concepts: Sequence[Concept]) -> float:
+    """The share of the concepts the text uses: a case's whole-term score before its threshold."""
+    return sum(concept_found(text, c) for c in concepts) / len(concepts) if concepts else 0.0
+
+
 def find_anti_keywords(text: str, anti_keywords: Iterable[str]) -> tuple[str, ...]:
     return tuple(keyword for keyword in anti_keywords if find_term(text, keyword))
 
@@ -79,7 +84,7 @@ def score_whole_term(text: str, case: Case) -> CaseScore:
     found = tuple(c.name for c in case.concepts if concept_found(text, c))
     missing = tuple(c.name for c in case.concepts if c.name not in found)
     anti = find_anti_keywords(text, case.anti_keywords)
-    score = len(found) / len(case.concepts)
+    score = concept_share(text, case.concepts)
     return CaseScore(score, score >= case.threshold and not anti, found, missing, anti)
 
 

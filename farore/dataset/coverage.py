@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from farore.cases import Case, Concept, categories
 from farore.dataset.schema import Dialogue
-from farore.scoring import concept_found
+from farore.scoring import concept_found, concept_share
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,9 @@ def category_concepts(cases: Sequence[Case]) -> dict[str, list[Concept]]:
 
 def ceiling(replies: Sequence[str], concepts: Sequence[Concept]) -> float:
     """The mean share of the concepts each reply uses: the score of a model that answers like them."""
-    if not replies or not concepts:
+    if not replies:
         return 0.0
-    return sum(sum(concept_found(text, c) for c in concepts) / len(concepts) for text in replies) / len(replies)
+    return sum(concept_share(text, concepts) for text in replies) / len(replies)
 
 
 def measure_coverage(dialogues: Sequence[Dialogue], cases: Sequence[Case], budget: Budget | None = None) -> CoverageResult:
