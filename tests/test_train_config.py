@@ -108,6 +108,14 @@ def test_checkpoints_must_fall_on_evaluations_to_keep_the_best():
         with_overrides(TrainConfig(), {"save_steps": "30", "eval_steps": "20"})
 
 
+def test_epoch_schedules_become_the_trainers_epoch_strategies():
+    arguments = with_overrides(TrainConfig(), {"eval_steps": "epoch", "save_steps": "epoch"}).seed_arguments(512)
+    assert (arguments["eval_strategy"], arguments["save_strategy"]) == ("epoch", "epoch")
+    assert "eval_steps" not in arguments and "save_steps" not in arguments
+    with pytest.raises(ConfigError, match="save_steps .* or both 'epoch'"):
+        with_overrides(TrainConfig(), {"save_steps": "epoch", "eval_steps": "20"})
+
+
 def test_the_written_config_reads_back_identically(tmp_path: Path):
     config = with_overrides(load_preset("small-cpu"), {"seed": "7"})
     path = tmp_path / "config.yaml"

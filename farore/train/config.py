@@ -16,7 +16,7 @@ gradient checkpointing and fp32, included). Presets are YAML files under ``fixtu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -101,8 +101,12 @@ class TrainConfig(BaseModel):
         1024, description="token limit per dialogue, or 'data': the longest dialogue, so that nothing is cut"
     )
     logging_steps: int = Field(10, ge=1, description="optimizer steps between training-loss points")
-    eval_steps: int = Field(50, ge=1, description="optimizer steps between validation-loss evaluations")
-    save_steps: int = Field(50, ge=1, description="optimizer steps between checkpoints (a multiple of eval_steps)")
+    eval_steps: Annotated[int, Field(ge=1)] | Literal["epoch"] = Field(
+        50, description="optimizer steps between validation-loss evaluations, or 'epoch': at the end of each epoch"
+    )
+    save_steps: Annotated[int, Field(ge=1)] | Literal["epoch"] = Field(
+        50, description="optimizer steps between checkpoints (a multiple of eval_steps), or 'epoch'"
+    )
     load_best_model_at_end: bool = Field(True, description="keep the checkpoint with the lowest validation loss")
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
         "linear", description="learning-rate schedule"
@@ -129,10 +133,10 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _checkpoints_follow_evaluations(self) -> TrainConfig:
-        if self.load_best_model_at_end and self.save_steps % self.eval_steps:
+        if self.load_best_model_at_end and not _saves_follow_evaluations(self.save_steps, self.eval_steps):
             raise ValueError(
-                f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps}) "
-                "so that the best checkpoint can be kept"
+                f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps}), "
+                "or both 'epoch', so that the best checkpoint can be kept"
             )
         return self
 
@@ -145,11 +149,23 @@ class TrainConfig(BaseModel):
             num_train_epochs=self.epochs,
             max_length=max_length,
             logging_steps=self.logging_steps,
-            eval_strategy="steps",
-            eval_steps=self.eval_steps,
-            save_steps=self.save_steps,
+            **_schedule("eval", self.eval_steps),
+            **_schedule("save", self.save_steps),
             load_best_model_at_end=self.load_best_model_at_end,
         )
+
+
+def _saves_follow_evaluations(save: int | str, evaluate: int | str) -> bool:
+    if "epoch" in (save, evaluate):
+        return save == evaluate
+    return save % evaluate == 0
+
+
+def _schedule(event: str, every: int | Literal["epoch"]) -> dict[str, Any]:
+    """TrainingArguments' strategy and interval for ``event`` ("eval" or "save")."""
+    if every == "epoch":
+        return {f"{event}_strategy": "epoch"}
+    return {f"{event}_strategy": "steps", f"{event}_steps": every}
 
 
 def presets_dir() -> Path:

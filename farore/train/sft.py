@@ -161,7 +161,6 @@ def sft_arguments(config: TrainConfig, output_dir: Path, max_length: int, bf16: 
         # Only the validation loss is used; kept logits would be gathered over the whole split.
         prediction_loss_only=True,
         eval_on_start=eval_on_start,
-        save_strategy="steps",
         save_total_limit=2,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
@@ -228,6 +227,8 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
     from farore.train.trainer import EvaluateAtEnd, GuardedSFTTrainer, ProgressBar, StepClock, StopAtInterrupt
 
     interrupt, clock = StopAtInterrupt(), StepClock()
+    # Per-epoch evaluations already end at the last step.
+    at_end = [] if config.eval_steps == "epoch" else [EvaluateAtEnd()]
     trainer = GuardedSFTTrainer(
         model=model,
         args=args,
@@ -235,7 +236,7 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
         eval_dataset=datasets.Dataset.from_list([{"messages": r["messages"]} for r in job.valid]),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[ProgressBar(job.name), interrupt, clock, EvaluateAtEnd()],
+        callbacks=[ProgressBar(job.name), interrupt, clock, *at_end],
     )
     trainer.remove_callback(transformers.PrinterCallback)
     trainer.remove_callback(transformers.ProgressCallback)
