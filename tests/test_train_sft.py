@@ -227,6 +227,47 @@ def test_the_trained_token_loss_equals_the_model_loss_over_the_assistant_labels(
     torch.testing.assert_close(loss, expected)
 
 
+def test_the_first_line_of_each_answer_is_marked_up_to_its_line_end():
+    from farore.train.trainer import first_line_mask
+
+    q, newline = -100, 9
+    labels = torch.tensor([[q, q, 5, 6, newline, 7, 8, q, q, 4, newline, 3]])
+    mask = first_line_mask(labels, torch.tensor([newline]))
+    assert mask.int().tolist() == [[0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0]]
+
+
+def test_weighting_the_first_line_weighs_its_tokens_losses():
+    from farore.train.trainer import trained_token_loss
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1
+    )
+    model = transformers.LlamaForCausalLM(config).eval()
+    input_ids = torch.randint(0, 64, (1, 12))
+    labels = input_ids.clone()
+    labels[0, :6] = -100
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": labels}
+    weights = torch.ones(1, 11)
+    weights[0, 5:7] = 4.0  # the first two answer tokens
+
+    loss, outputs = trained_token_loss(model, inputs, weights=weights)
+    logits = model(input_ids=input_ids).logits[0, 5:11]
+    per_token = torch.nn.functional.cross_entropy(logits, input_ids[0, 6:12], reduction="none")
+    expected = (per_token * torch.tensor([4.0, 4.0, 1, 1, 1, 1])).sum() / 6
+    torch.testing.assert_close(loss, expected)
+
+
+def test_a_first_line_weight_is_recorded_and_weighs_the_loss(tmp_path, tiny_base):
+    plain_status, plain = train(tmp_path / "plain", tiny_base, "--epochs", "1")
+    status, weighted = train(tmp_path / "weighted", tiny_base, "--epochs", "1", "--first-line-weight", "4")
+    assert plain_status == status == 0
+    plain_manifest, weighted_manifest = load_manifest(plain), load_manifest(weighted)
+    assert weighted_manifest.config["first_line_weight"] == 4.0
+    # Before the first step both evaluate the same model: the weighted loss counts the first lines 4 times.
+    assert weighted_manifest.stages[0].eval_loss[0].loss > plain_manifest.stages[0].eval_loss[0].loss
+
+
 def test_the_last_step_is_evaluated_even_off_the_evaluation_interval(tmp_path, tiny_base):
     status, run_dir = train(tmp_path, tiny_base, "--epochs", "3", "--eval-steps", "4", "--save-steps", "4")
     assert status == 0

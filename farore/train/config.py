@@ -117,6 +117,9 @@ class TrainConfig(BaseModel):
     valid_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="share held out for validation when no --valid file is given"
     )
+    first_line_weight: float = Field(
+        1.0, ge=1.0, description="loss weight of each answer's first line (the bug type); 1 is plain SFT"
+    )
     assistant_only_loss: bool = Field(True, description="train on the assistant turns only, not on the questions")
     padding_free: bool = Field(
         False, description="concatenate each batch into one sequence (no padding, no attention across dialogues)"

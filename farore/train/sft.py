@@ -237,6 +237,7 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=[ProgressBar(job.name), interrupt, clock, *at_end],
+        first_line_weight=config.first_line_weight,
     )
     trainer.remove_callback(transformers.PrinterCallback)
     trainer.remove_callback(transformers.ProgressCallback)
