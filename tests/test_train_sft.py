@@ -207,15 +207,20 @@ def test_eval_benchmarks_the_adapter_beside_its_base(tmp_path, tiny_base, capsys
     assert "minimum gate: base fails, adapter fails" in output
 
 
-@pytest.mark.parametrize("num_items_in_batch", [None, 7])
-def test_the_trained_token_loss_equals_the_model_loss_over_the_assistant_labels(num_items_in_batch):
-    from farore.train.trainer import trained_token_loss
-
+def tiny_llama():
+    """A seeded two-layer Llama with a 64-token vocabulary, for checking loss arithmetic."""
     torch.manual_seed(0)
     config = transformers.LlamaConfig(
         vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1
     )
-    model = transformers.LlamaForCausalLM(config).eval()
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+@pytest.mark.parametrize("num_items_in_batch", [None, 7])
+def test_the_trained_token_loss_equals_the_model_loss_over_the_assistant_labels(num_items_in_batch):
+    from farore.train.trainer import trained_token_loss
+
+    model = tiny_llama()
     input_ids = torch.randint(0, 64, (2, 12))
     labels = input_ids.clone()
     labels[0, :7], labels[1, :9] = -100, -100  # the question; the answer is trained
@@ -239,11 +244,7 @@ def test_the_first_line_of_each_answer_is_marked_up_to_its_line_end():
 def test_weighting_the_first_line_weighs_its_tokens_losses():
     from farore.train.trainer import trained_token_loss
 
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1
-    )
-    model = transformers.LlamaForCausalLM(config).eval()
+    model = tiny_llama()
     input_ids = torch.randint(0, 64, (1, 12))
     labels = input_ids.clone()
     labels[0, :6] = -100
