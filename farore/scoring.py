@@ -72,7 +72,7 @@ def concept_found(text: str, concept: Concept) -> bool:
 
 
 def concept_share(text: str, concepts: Sequence[Concept]) -> float:
-    """The share of the concepts the text uses: a case's whole-term score before its threshold."""
+    """The share of the concepts the text uses, as :func:`score_whole_term` scores a case."""
     return sum(concept_found(text, c) for c in concepts) / len(concepts) if concepts else 0.0
 
 
@@ -84,7 +84,7 @@ def score_whole_term(text: str, case: Case) -> CaseScore:
     found = tuple(c.name for c in case.concepts if concept_found(text, c))
     missing = tuple(c.name for c in case.concepts if c.name not in found)
     anti = find_anti_keywords(text, case.anti_keywords)
-    score = concept_share(text, case.concepts)
+    score = len(found) / len(case.concepts)
     return CaseScore(score, score >= case.threshold and not anti, found, missing, anti)
 
 

@@ -70,7 +70,7 @@ class GuardedSFTTrainer(SFTTrainer):
     def __init__(self, *args, first_line_weight: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.first_line_weight = first_line_weight
-        self.line_ends = line_end_ids(self.processing_class) if first_line_weight != 1.0 else None
+        self.line_ends = line_end_ids(self.processing_class).to(self.args.device) if first_line_weight != 1.0 else None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """trl's chunked log-prob head computes this loss plus entropy and token accuracy for its
@@ -78,7 +78,7 @@ class GuardedSFTTrainer(SFTTrainer):
         scaled = self.model_accepts_loss_kwargs and num_items_in_batch is not None
         weights = None
         if self.line_ends is not None:
-            first_line = first_line_mask(inputs["labels"][:, 1:], self.line_ends.to(inputs["labels"].device))
+            first_line = first_line_mask(inputs["labels"][:, 1:], self.line_ends)
             weights = 1.0 + (self.first_line_weight - 1.0) * first_line.float()
         loss, outputs = trained_token_loss(model, inputs, num_items_in_batch if scaled else None, weights)
         return (loss, outputs) if return_outputs else loss
