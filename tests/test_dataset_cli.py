@@ -55,7 +55,7 @@ def test_check_passes_on_the_shipped_dataset(capsys):
     """What CI runs: the curated dataset against the shipped benchmark."""
     status, out, _ = run(capsys, "check")
     assert status == 0, out
-    for gate in ("schema", "format", "dedup", "balance", "contamination", "coverage"):
+    for gate in ("schema", "format", "dedup", "balance", "contamination", "cues", "coverage"):
         assert any(line.startswith(gate) and "  PASS  " in line for line in out.splitlines()), gate
 
 
@@ -73,14 +73,14 @@ def test_check_fails_loudly_on_contamination_duplicates_balance_and_coverage(tmp
     assert "coverage: dma_errors: concept '$4305' never occurs in an assistant reply" in out
     verdicts = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.split()[1:2] in (["PASS"], ["FAIL"])}
     assert verdicts == {"schema": "PASS", "format": "PASS", "dedup": "FAIL", "balance": "FAIL",
-                        "contamination": "FAIL", "coverage": "FAIL"}
+                        "contamination": "FAIL", "cues": "PASS", "coverage": "FAIL"}
 
 
 def test_check_json_holds_every_gate(tmp_path, capsys):
     write_lines(tmp_path / "train.jsonl", [record(id="a", category="mode_mismatch")])
     status, out, _ = run(capsys, "check", str(tmp_path), "--cases", CASES, "--json")
     report = json.loads(out)
-    assert list(report["gates"]) == ["schema", "format", "dedup", "balance", "contamination", "coverage"]
+    assert list(report["gates"]) == ["schema", "format", "dedup", "balance", "contamination", "cues", "coverage"]
     assert report["gates"]["balance"]["below"] == ["dma_errors"]
     coverage = {c["category"]: c["missing"] for c in report["gates"]["coverage"]["categories"]}
     assert coverage["mode_mismatch"] == ["size"] and "$4305" in coverage["dma_errors"]
@@ -103,6 +103,18 @@ def test_balance_and_coverage_print_their_tables(tmp_path, capsys):
     status, out, _ = run(capsys, "coverage", str(tmp_path), "--cases", CASES)
     assert status == 1 and "  dma_errors (0)        $4305    0    0    MISSING" in out
     assert "  mode_mismatch  80%" in out
+
+
+def test_cues_fails_on_a_category_written_in_its_own_case_and_marks_the_extremes(tmp_path, capsys):
+    lower = USER.replace("REP", "rep").replace("LDA", "lda").replace("STA", "sta").replace("RTS", "rts")
+    lines = [record(id=f"m{i}", category="mode_mismatch") for i in range(10)]
+    lines += [record(GOOD, lower, id=f"c{i}", category="register_clobbering") for i in range(10)]
+    status, out, _ = run(capsys, "cues", str(write_lines(tmp_path / "a.jsonl", lines)))
+    assert status == 1
+    assert "cues: the mnemonics' case tells the categories apart: mode_mismatch 100% of dialogues in upper case, " \
+           "register_clobbering 0% (spread 100% > 30%)" in out
+    assert "  register_clobbering  10         0%          EXTREME" in out
+    assert run(capsys, "cues", str(tmp_path), "--max-spread", "1")[0] == 0
 
 
 def test_coverage_measures_the_ceiling_within_a_token_budget_of_the_embedded_tokenizer(tmp_path, capsys):

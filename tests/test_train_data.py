@@ -56,6 +56,18 @@ def test_an_allowed_gate_warns_instead_of_stopping(cases):
     assert all(": PASS" in line or ": warn" in line for line in verdicts.values())
 
 
+def test_a_category_written_in_its_own_case_stops_the_run(tmp_path, cases):
+    """The cue a small model learns instead of the bug: clobbering routines in lower case only."""
+    mode, _, clobber, _ = [json.loads(line) for line in TRAIN.read_text().splitlines()]
+    lower = clobber["messages"][0]["content"].replace("LDY", "ldy").replace("JSR", "jsr").replace("DEY", "dey").replace("BNE", "bne")
+    rows = [{**mode, "id": f"m{i}"} for i in range(10)]
+    rows += [{**clobber, "id": f"c{i}", "messages": [{"role": "user", "content": lower}, clobber["messages"][1]]} for i in range(10)]
+    train = _write(tmp_path / "train.jsonl", rows)
+    with pytest.raises(DataGateError) as raised:
+        load_training_data([train], [VALID], cases, 0.1, 0, allowed=frozenset({"balance", "coverage", "dedup"}))
+    assert "data cues: FAIL" in str(raised.value) and "register_clobbering 0%" in str(raised.value)
+
+
 def test_a_format_violation_stops_the_run_with_file_line_and_rule(tmp_path, cases):
     rows = [json.loads(line) for line in TRAIN.read_text().splitlines()]
     rows[2]["messages"][1]["content"] = "```asm\nPHY\n```\nJust push Y."

@@ -5,6 +5,7 @@
     farore data dedup         [PATH ...] [--threshold J] [--code-threshold J] [--output FILE] [--json]
     farore data balance       [PATH ...] [--cases DIR] [--min-share S] [--category C ...] [--json]
     farore data contamination [PATH ...] [--cases DIR] [--threshold C] [--json]
+    farore data cues          [PATH ...] [--max-spread S] [--json]
     farore data check         [PATH ...] [--cases DIR] [--min-share S] [--json]
     farore data import v1 SOURCE OUTPUT
     farore data import benchmark SOURCE OUTPUT --as cases|dialogues [--concepts-from DIR]
@@ -28,6 +29,7 @@ from pydantic import TypeAdapter
 from farore.cases import CaseFileError, categories, load_cases
 from farore.dataset.balance import DEFAULT_MIN_SHARE, BalanceResult, measure_balance
 from farore.dataset.contamination import NEAR_CODE_THRESHOLD, ContaminationResult, find_contamination
+from farore.dataset.cues import DEFAULT_MAX_SPREAD, CueResult, measure_cues
 from farore.dataset.coverage import Budget, CoverageResult, measure_coverage
 from farore.dataset.dedup import CODE_THRESHOLD, DIALOGUE_THRESHOLD, DedupResult, find_duplicates, kept
 from farore.dataset.format import FormatResult, check_format
@@ -115,6 +117,11 @@ def contamination_gate(result: ContaminationResult) -> Gate:
     return Gate("contamination", result.passed, summary, result.findings, details=_dump(result))
 
 
+def cues_gate(result: CueResult) -> Gate:
+    summary = f"mnemonic case: upper-case share differs by {result.spread:.0%} across categories (max {result.max_spread:.0%})"
+    return Gate("cues", result.passed, summary, problems=tuple(result.problems()), details=_dump(result))
+
+
 def coverage_gate(result: CoverageResult) -> Gate:
     summary = f"{result.concepts_covered} of {result.concepts_total} benchmark concepts occur in assistant replies"
     details = {"categories": [{**_dump(c), "missing": list(c.missing)} for c in result.categories]}
@@ -131,6 +138,15 @@ def balance_table(result: BalanceResult) -> list[str]:
     rows += [[c, 0, "0.0%", "LOW"] for c in result.below if c not in result.categories]
     sources = [[s, n, f"{n / result.total:.1%}" if result.total else "-", ""] for s, n in result.sources.items()]
     return _columns(["category", "dialogues", "share", ""], rows) + _columns(["source", "dialogues", "share", ""], sources)
+
+
+def cues_table(result: CueResult) -> list[str]:
+    extremes = result.extremes or ()
+    rows = [
+        [c.category, c.dialogues, f"{c.share:.0%}", "EXTREME" if c in extremes and not result.passed else ""]
+        for c in result.categories
+    ]
+    return _columns(["category", "with code", "upper case", ""], rows)
 
 
 def coverage_table(result: CoverageResult) -> list[str]:
@@ -243,6 +259,11 @@ def _contamination(args: argparse.Namespace) -> int:
     return _finish(args, [contamination_gate(result)])
 
 
+def _cues(args: argparse.Namespace) -> int:
+    result = measure_cues(_load(args).dialogues, args.max_spread)
+    return _finish(args, [cues_gate(result)], cues_table(result))
+
+
 def _check(args: argparse.Namespace) -> int:
     """Every gate at once: what CI runs on the shipped dataset."""
     dataset = _load(args, schema_is_a_gate=True)
@@ -250,15 +271,17 @@ def _check(args: argparse.Namespace) -> int:
     dialogues = dataset.dialogues
     balance = measure_balance(dialogues, categories(cases), args.min_share)
     coverage = measure_coverage(dialogues, cases)
+    cues = measure_cues(dialogues, args.max_spread)
     gates = [
         schema_gate(dataset),
         format_gate(check_format(dialogues, strict=True)),
         dedup_gate(find_duplicates(dialogues)),
         balance_gate(balance),
         contamination_gate(find_contamination(dialogues, cases)),
+        cues_gate(cues),
         coverage_gate(coverage),
     ]
-    return _finish(args, gates, ["", *balance_table(balance), "", *coverage_table(coverage)])
+    return _finish(args, gates, ["", *balance_table(balance), "", *cues_table(cues), "", *coverage_table(coverage)])
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -338,10 +361,15 @@ def register(subparsers) -> None:
     )
     contamination.add_argument("--threshold", type=float, default=NEAR_CODE_THRESHOLD, help="near-copy containment")
 
+    cues = _add(commands, "cues", _cues, "surface features that tell the categories apart (the mnemonics' case)")
+    cues.add_argument("--max-spread", type=float, default=DEFAULT_MAX_SPREAD, help="largest allowed upper-case share difference")
+
     check = _add(
-        commands, "check", _check, "every gate: schema, format (strict), dedup, balance, contamination, coverage", cases=True
+        commands, "check", _check,
+        "every gate: schema, format (strict), dedup, balance, contamination, cues, coverage", cases=True,
     )
     check.add_argument("--min-share", type=float, default=DEFAULT_MIN_SHARE)
+    check.add_argument("--max-spread", type=float, default=DEFAULT_MAX_SPREAD)
 
     importer = commands.add_parser("import", help="convert v1 chat JSONL or a benchmark JSONL")
     importer.add_argument("format", choices=["v1", "benchmark"])

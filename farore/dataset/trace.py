@@ -18,7 +18,7 @@ listings too long to be worth a step each.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from farore.dataset.similarity import MNEMONICS
@@ -54,16 +54,24 @@ class Instruction:
         return f"{self.mnemonic.upper()}{self.suffix} {self.operand}".rstrip()
 
 
+def _instruction_matches(code: str) -> Iterator[re.Match[str]]:
+    """The regex match of every 65816 instruction in a piece of code (comments left out)."""
+    for line in code.splitlines():
+        for statement in _SEPARATOR.split(line.split(";", 1)[0]):
+            yield from (m for m in _INSTRUCTION.finditer(statement) if m.group("mnemonic").lower() in MNEMONICS)
+
+
 def instructions(code: str) -> list[Instruction]:
     """Every 65816 instruction written in a piece of code (comments left out)."""
-    found = []
-    for line in code.splitlines():
-        for match in (m for statement in _SEPARATOR.split(line.split(";", 1)[0]) for m in _INSTRUCTION.finditer(statement)):
-            mnemonic = match.group("mnemonic").lower()
-            if mnemonic in MNEMONICS:
-                operand = re.sub(r"\s+", "", match.group("operand") or "")
-                found.append(Instruction(mnemonic, (match.group("suffix") or "").lower(), operand))
-    return found
+    return [
+        Instruction(m.group("mnemonic").lower(), (m.group("suffix") or "").lower(), re.sub(r"\s+", "", m.group("operand") or ""))
+        for m in _instruction_matches(code)
+    ]
+
+
+def written_mnemonics(code: str) -> list[str]:
+    """The mnemonic of every instruction in a piece of code, in the case it is written in."""
+    return [m.group("mnemonic") for m in _instruction_matches(code)]
 
 
 # --- the listing --------------------------------------------------------------------------------

@@ -24,17 +24,19 @@ from farore.dataset.commands import (
     balance_gate,
     contamination_gate,
     coverage_gate,
+    cues_gate,
     dedup_gate,
     format_gate,
     schema_gate,
 )
 from farore.dataset.contamination import find_contamination
 from farore.dataset.coverage import measure_coverage
+from farore.dataset.cues import measure_cues
 from farore.dataset.dedup import find_duplicates
 from farore.dataset.format import check_format
 from farore.dataset.schema import Dialogue, dialogue_record, load_dataset
 
-GATES = ("schema", "format", "dedup", "balance", "contamination", "coverage")
+GATES = ("schema", "format", "dedup", "balance", "contamination", "cues", "coverage")
 NEVER_ALLOWED = frozenset({"contamination"})
 
 
@@ -75,6 +77,7 @@ def run_gates(dialogues: Sequence[Dialogue], dataset, cases: Sequence[Case], all
         dedup_gate(find_duplicates(dialogues)),
         balance_gate(measure_balance(dialogues, categories(cases))),
         contamination_gate(find_contamination(dialogues, cases)),
+        cues_gate(measure_cues(dialogues)),
         coverage_gate(measure_coverage(dialogues, cases)),
     )
     return GateReport(gates, allowed)

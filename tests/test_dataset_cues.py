@@ -1,0 +1,46 @@
+import pytest
+from dataset_samples import dialogue
+
+from farore.dataset.cues import MIN_DIALOGUES, measure_cues, upper_case_code
+from farore.dataset.trace import written_mnemonics
+
+LOWER = "Why does it crash?\n\n```asm\nMain:\n    rep #$20      ; and then LDA TAX STA in the comment\n    lda $10\n    sta $12\n    rts\n```"
+UPPER = LOWER.replace("rep", "REP").replace("lda", "LDA").replace("sta", "STA").replace("rts", "RTS")
+
+
+def test_the_written_mnemonics_keep_their_case_and_skip_comments_and_labels():
+    code = "Main:\n    rep #$20      ; and then LDA\n    LDA.w Table,x : sta $12\n.loop RTS"
+    assert written_mnemonics(code) == ["rep", "LDA", "sta", "RTS"]
+
+
+def test_a_dialogue_is_upper_case_when_most_mnemonics_of_the_users_code_are():
+    assert upper_case_code(dialogue(user=UPPER)) is True
+    assert upper_case_code(dialogue(user=LOWER)) is False
+    assert upper_case_code(dialogue(user=UPPER.replace("REP", "rep").replace("LDA", "lda"))) is False  # 2 of 4
+    assert upper_case_code(dialogue(user="My game crashes, what is wrong with REP and SEP?")) is None  # prose only
+
+
+def _category(name: str, upper: int, lower: int):
+    return [dialogue(user=UPPER, category=name)] * upper + [dialogue(user=LOWER, category=name)] * lower
+
+
+def test_a_category_written_in_another_case_fails_the_gate_naming_both_extremes():
+    result = measure_cues(_category("mode_mismatch", 10, 0) + _category("register_clobbering", 1, 9) + _category("dma_errors", 6, 4))
+    assert {c.category: c.share for c in result.categories} == pytest.approx(
+        {"mode_mismatch": 1.0, "register_clobbering": 0.1, "dma_errors": 0.6}
+    )
+    assert result.spread == pytest.approx(0.9) and not result.passed
+    (problem,) = result.problems()
+    assert "mode_mismatch 100% of dialogues in upper case, register_clobbering 10%" in problem
+
+
+def test_the_same_mix_of_cases_in_every_category_passes():
+    result = measure_cues(_category("mode_mismatch", 8, 2) + _category("register_clobbering", 7, 3))
+    assert result.passed and result.spread == pytest.approx(0.1) and result.problems() == []
+
+
+def test_categories_too_small_for_a_share_are_left_out_and_the_spread_is_configurable():
+    small = _category("branch_logic", 0, MIN_DIALOGUES - 1)
+    assert measure_cues(_category("mode_mismatch", 10, 0) + small).passed
+    mixed = _category("mode_mismatch", 10, 0) + _category("dma_errors", 8, 2)
+    assert measure_cues(mixed).passed and not measure_cues(mixed, max_spread=0.1).passed
