@@ -113,7 +113,7 @@ def test_cues_fails_on_a_category_written_in_its_own_case_and_marks_the_extremes
     assert status == 1
     assert "cues: the mnemonics' case tells the categories apart: mode_mismatch 100% of dialogues in upper case, " \
            "register_clobbering 0% (spread 100% > 30%)" in out
-    assert "  register_clobbering  10         0%          EXTREME" in out
+    assert "  register_clobbering  10         0%          EXTREME  0%" in out
     assert run(capsys, "cues", str(tmp_path), "--max-spread", "1")[0] == 0
 
 

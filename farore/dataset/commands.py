@@ -5,8 +5,8 @@
     farore data dedup         [PATH ...] [--threshold J] [--code-threshold J] [--output FILE] [--json]
     farore data balance       [PATH ...] [--cases DIR] [--min-share S] [--category C ...] [--json]
     farore data contamination [PATH ...] [--cases DIR] [--threshold C] [--json]
-    farore data cues          [PATH ...] [--max-spread S] [--json]
-    farore data check         [PATH ...] [--cases DIR] [--min-share S] [--json]
+    farore data cues          [PATH ...] [--cases DIR] [--max-spread S] [--max-hinted S] [--json]
+    farore data check         [PATH ...] [--cases DIR] [--min-share S] [--max-spread S] [--max-hinted S] [--json]
     farore data import v1 SOURCE OUTPUT
     farore data import benchmark SOURCE OUTPUT --as cases|dialogues [--concepts-from DIR]
 
@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from farore.cases import CaseFileError, categories, load_cases
 from farore.dataset.balance import DEFAULT_MIN_SHARE, BalanceResult, measure_balance
 from farore.dataset.contamination import NEAR_CODE_THRESHOLD, ContaminationResult, find_contamination
-from farore.dataset.cues import DEFAULT_MAX_SPREAD, CueResult, measure_cues
+from farore.dataset.cues import DEFAULT_MAX_HINTED, DEFAULT_MAX_SPREAD, CueResult, measure_cues
 from farore.dataset.coverage import Budget, CoverageResult, measure_coverage
 from farore.dataset.dedup import CODE_THRESHOLD, DIALOGUE_THRESHOLD, DedupResult, find_duplicates, kept
 from farore.dataset.format import FormatResult, check_format
@@ -118,7 +118,11 @@ def contamination_gate(result: ContaminationResult) -> Gate:
 
 
 def cues_gate(result: CueResult) -> Gate:
-    summary = f"mnemonic case: upper-case share differs by {result.spread:.0%} across categories (max {result.max_spread:.0%})"
+    most_hinted = max((c.hinted_share for c in result.categories), default=0.0)
+    summary = (
+        f"upper-case share differs by {result.spread:.0%} across categories (max {result.max_spread:.0%}); "
+        f"questions naming their category's concepts: at most {most_hinted:.0%} (max {result.max_hinted:.0%})"
+    )
     return Gate("cues", result.passed, summary, problems=tuple(result.problems()), details=_dump(result))
 
 
@@ -143,10 +147,13 @@ def balance_table(result: BalanceResult) -> list[str]:
 def cues_table(result: CueResult) -> list[str]:
     extremes = result.extremes or ()
     rows = [
-        [c.category, c.dialogues, f"{c.share:.0%}", "EXTREME" if c in extremes and not result.passed else ""]
+        [
+            c.category, c.with_code, f"{c.upper_share:.0%}", "EXTREME" if c in extremes and result.spread > result.max_spread else "",
+            f"{c.hinted_share:.0%}", "HINTED" if c in result.hinted else "",
+        ]
         for c in result.categories
     ]
-    return _columns(["category", "with code", "upper case", ""], rows)
+    return _columns(["category", "with code", "upper case", "", "names concepts", ""], rows)
 
 
 def coverage_table(result: CoverageResult) -> list[str]:
@@ -260,7 +267,7 @@ def _contamination(args: argparse.Namespace) -> int:
 
 
 def _cues(args: argparse.Namespace) -> int:
-    result = measure_cues(_load(args).dialogues, args.max_spread)
+    result = measure_cues(_load(args).dialogues, _cases(args), args.max_spread, args.max_hinted)
     return _finish(args, [cues_gate(result)], cues_table(result))
 
 
@@ -271,7 +278,7 @@ def _check(args: argparse.Namespace) -> int:
     dialogues = dataset.dialogues
     balance = measure_balance(dialogues, categories(cases), args.min_share)
     coverage = measure_coverage(dialogues, cases)
-    cues = measure_cues(dialogues, args.max_spread)
+    cues = measure_cues(dialogues, cases, args.max_spread, args.max_hinted)
     gates = [
         schema_gate(dataset),
         format_gate(check_format(dialogues, strict=True)),
@@ -332,6 +339,13 @@ def _add(commands, name: str, command, help: str, cases: bool = False) -> argpar
     return parser
 
 
+def _cue_limits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-spread", type=float, default=DEFAULT_MAX_SPREAD, help="largest upper-case share difference")
+    parser.add_argument(
+        "--max-hinted", type=float, default=DEFAULT_MAX_HINTED, help="largest share of questions naming their concepts"
+    )
+
+
 def register(subparsers) -> None:
     data = subparsers.add_parser("data", help="validate, check and import training datasets (JSONL dialogues)")
     commands = data.add_subparsers(dest="data_command", required=True)
@@ -361,15 +375,19 @@ def register(subparsers) -> None:
     )
     contamination.add_argument("--threshold", type=float, default=NEAR_CODE_THRESHOLD, help="near-copy containment")
 
-    cues = _add(commands, "cues", _cues, "surface features that tell the categories apart (the mnemonics' case)")
-    cues.add_argument("--max-spread", type=float, default=DEFAULT_MAX_SPREAD, help="largest allowed upper-case share difference")
+    cues = _add(
+        commands, "cues", _cues,
+        "surface features that tell the categories apart: the mnemonics' case, the answer's terms in the question",
+        cases=True,
+    )
+    _cue_limits(cues)
 
     check = _add(
         commands, "check", _check,
         "every gate: schema, format (strict), dedup, balance, contamination, cues, coverage", cases=True,
     )
     check.add_argument("--min-share", type=float, default=DEFAULT_MIN_SHARE)
-    check.add_argument("--max-spread", type=float, default=DEFAULT_MAX_SPREAD)
+    _cue_limits(check)
 
     importer = commands.add_parser("import", help="convert v1 chat JSONL or a benchmark JSONL")
     importer.add_argument("format", choices=["v1", "benchmark"])

@@ -53,6 +53,11 @@ def code_blocks(text: str) -> list[str]:
     return _FENCED.findall(text)
 
 
+def prose(text: str) -> str:
+    """A markdown text without its fenced code blocks: what the writer says, not what they show."""
+    return _FENCED.sub("", text)
+
+
 def _canonical_symbol(match: re.Match[str]) -> str:
     return match.group(0) if match.group(0) in _REGISTERS else "sym"
 

@@ -77,7 +77,7 @@ def run_gates(dialogues: Sequence[Dialogue], dataset, cases: Sequence[Case], all
         dedup_gate(find_duplicates(dialogues)),
         balance_gate(measure_balance(dialogues, categories(cases))),
         contamination_gate(find_contamination(dialogues, cases)),
-        cues_gate(measure_cues(dialogues)),
+        cues_gate(measure_cues(dialogues, cases)),
         coverage_gate(measure_coverage(dialogues, cases)),
     )
     return GateReport(gates, allowed)
