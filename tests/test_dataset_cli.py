@@ -111,9 +111,9 @@ def test_cues_fails_on_a_category_written_in_its_own_case_and_marks_the_extremes
     lines += [record(GOOD, lower, id=f"c{i}", category="register_clobbering") for i in range(10)]
     status, out, _ = run(capsys, "cues", str(write_lines(tmp_path / "a.jsonl", lines)))
     assert status == 1
-    assert "cues: the mnemonics' case tells the categories apart: mode_mismatch 100% of dialogues in upper case, " \
+    assert "cues: 'upper case' tells the categories apart: mode_mismatch 100% of its dialogues, " \
            "register_clobbering 0% (spread 100% > 30%)" in out
-    assert "  register_clobbering  10         0%          EXTREME  0%" in out
+    assert "  register_clobbering  10         0% EXTREME    0%                0%" in out
     assert run(capsys, "cues", str(tmp_path), "--max-spread", "1")[0] == 0
 
 

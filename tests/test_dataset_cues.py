@@ -2,7 +2,7 @@ import pytest
 from dataset_samples import DATA, USER, dialogue
 
 from farore.cases import load_cases
-from farore.dataset.cues import MIN_DIALOGUES, measure_cues, names_concepts, upper_case_code
+from farore.dataset.cues import MIN_DIALOGUES, measure_cues, names_concepts, prose_after_code, upper_case_code
 from farore.dataset.similarity import prose
 from farore.dataset.trace import written_mnemonics
 
@@ -32,6 +32,13 @@ def test_only_the_users_prose_can_name_the_categorys_concepts():
     assert not names_concepts(dialogue(user=USER), concepts)  # "flashes", "HUD": no concept
 
 
+def test_prose_after_the_code_is_a_symptom_told_after_it():
+    assert prose_after_code(dialogue(user=UPPER)) is False
+    assert prose_after_code(dialogue(user=UPPER + "\n\nIt crashes as soon as the room loads, every time.")) is True
+    assert prose_after_code(dialogue(user=UPPER + "\n\nWhat's wrong?")) is False  # a closing question is not a symptom
+    assert prose_after_code(dialogue(user="It crashes, no code to show.")) is None
+
+
 def _category(name: str, upper: int, lower: int, user_upper: str = UPPER):
     return [dialogue(user=user_upper, category=name)] * upper + [dialogue(user=LOWER, category=name)] * lower
 
@@ -39,18 +46,21 @@ def _category(name: str, upper: int, lower: int, user_upper: str = UPPER):
 def test_a_category_written_in_another_case_fails_the_gate_naming_both_extremes():
     dialogues = _category("mode_mismatch", 10, 0) + _category("register_clobbering", 1, 9) + _category("dma_errors", 6, 4)
     result = measure_cues(dialogues, CASES)
-    assert {c.category: c.upper_share for c in result.categories} == pytest.approx(
+    assert {c.category: c.styles["upper case"].share for c in result.categories} == pytest.approx(
         {"mode_mismatch": 1.0, "register_clobbering": 0.1, "dma_errors": 0.6}
     )
-    assert result.spread == pytest.approx(0.9) and not result.passed
-    (problem,) = result.problems()
-    assert "mode_mismatch 100% of dialogues in upper case, register_clobbering 10%" in problem
+    (case, layout) = result.spreads
+    assert case.value == pytest.approx(0.9) and layout.value == 0 and not result.passed
+    assert result.problems() == [
+        "'upper case' tells the categories apart: mode_mismatch 100% of its dialogues, register_clobbering 10% "
+        "(spread 90% > 30%); give every category the same mix"
+    ]
 
 
 def test_questions_that_name_their_categorys_concepts_fail_the_gate():
     dialogues = _category("mode_mismatch", 3, 0, HINTED) + _category("mode_mismatch", 7, 0)
     result = measure_cues(dialogues, CASES)
-    assert [c.hinted_share for c in result.categories] == [pytest.approx(0.3)] and not result.passed
+    assert [c.hinted.share for c in result.categories] == [pytest.approx(0.3)] and not result.passed
     assert result.problems() == [
         "mode_mismatch: 30% of the questions (3 of 10) name the category's concepts outside the code (max 20%); "
         "let the user describe the symptom and leave such facts to the code and its comments"
@@ -60,7 +70,7 @@ def test_questions_that_name_their_categorys_concepts_fail_the_gate():
 
 def test_the_same_mix_of_cases_in_every_category_passes():
     result = measure_cues(_category("mode_mismatch", 8, 2) + _category("register_clobbering", 7, 3), CASES)
-    assert result.passed and result.spread == pytest.approx(0.1) and result.problems() == []
+    assert result.passed and result.spreads[0].value == pytest.approx(0.1) and result.problems() == []
 
 
 def test_categories_too_small_for_a_share_are_left_out_and_the_spread_is_configurable():

@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from farore.cases import CaseFileError, categories, load_cases
 from farore.dataset.balance import DEFAULT_MIN_SHARE, BalanceResult, measure_balance
 from farore.dataset.contamination import NEAR_CODE_THRESHOLD, ContaminationResult, find_contamination
-from farore.dataset.cues import DEFAULT_MAX_HINTED, DEFAULT_MAX_SPREAD, CueResult, measure_cues
+from farore.dataset.cues import DEFAULT_MAX_HINTED, DEFAULT_MAX_SPREAD, STYLES, CueResult, measure_cues
 from farore.dataset.coverage import Budget, CoverageResult, measure_coverage
 from farore.dataset.dedup import CODE_THRESHOLD, DIALOGUE_THRESHOLD, DedupResult, find_duplicates, kept
 from farore.dataset.format import FormatResult, check_format
@@ -54,6 +54,7 @@ from farore.dataset.schema import (
 from farore.resources import default_cases_dir
 
 USAGE_ERROR = 2
+STYLE_NAMES = tuple(STYLES)
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,10 @@ def contamination_gate(result: ContaminationResult) -> Gate:
 
 
 def cues_gate(result: CueResult) -> Gate:
-    most_hinted = max((c.hinted_share for c in result.categories), default=0.0)
+    spreads = ", ".join(f"{s.style} {s.value:.0%}" for s in result.spreads) or "none measured"
+    most_hinted = max((c.hinted.share for c in result.categories), default=0.0)
     summary = (
-        f"upper-case share differs by {result.spread:.0%} across categories (max {result.max_spread:.0%}); "
+        f"style spread across categories: {spreads} (max {result.max_spread:.0%}); "
         f"questions naming their category's concepts: at most {most_hinted:.0%} (max {result.max_hinted:.0%})"
     )
     return Gate("cues", result.passed, summary, problems=tuple(result.problems()), details=_dump(result))
@@ -145,15 +147,14 @@ def balance_table(result: BalanceResult) -> list[str]:
 
 
 def cues_table(result: CueResult) -> list[str]:
-    extremes = result.extremes or ()
-    rows = [
-        [
-            c.category, c.with_code, f"{c.upper_share:.0%}", "EXTREME" if c in extremes and result.spread > result.max_spread else "",
-            f"{c.hinted_share:.0%}", "HINTED" if c in result.hinted else "",
-        ]
-        for c in result.categories
-    ]
-    return _columns(["category", "with code", "upper case", "", "names concepts", ""], rows)
+    flagged = {(s.style, c.category) for s in result.too_wide for c in (s.low, s.high)}
+    rows = []
+    for category in result.categories:
+        row = [category.category, category.styles[STYLE_NAMES[0]].measured]
+        for style in STYLE_NAMES:
+            row.append(f"{category.styles[style].share:.0%}" + (" EXTREME" if (style, category.category) in flagged else ""))
+        rows.append([*row, f"{category.hinted.share:.0%}" + (" HINTED" if category in result.hinted else "")])
+    return _columns(["category", "with code", *STYLE_NAMES, "names concepts"], rows)
 
 
 def coverage_table(result: CoverageResult) -> list[str]:
