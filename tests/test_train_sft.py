@@ -69,12 +69,13 @@ def test_a_run_writes_adapter_manifest_and_name(tmp_path, tiny_base, capsys):
     assert [p.step for p in stage.train_loss] == [1, 2] and [p.step for p in stage.eval_loss] == [0, 1, 2]
     assert stage.best_eval_loss == min(p.loss for p in stage.eval_loss[1:])
     assert stage.wall_time_s >= stage.train_time_s > 0 and stage.sample_passes == 4
+    assert stage.hardware.device and stage.hardware.threads >= 1 and stage.hardware.bf16 is False
     assert (run_dir / "config.yaml").read_text().startswith("lora:")
     adapter = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(tiny_base)
     assert adapter["target_modules"] and adapter["r"] == 16
     output = capsys.readouterr().out
-    assert f"{manifest.name}  ({run_dir})" in output and "s per sample-pass" in output
+    assert f"{manifest.name}  ({run_dir})" in output and "s per sample-pass" in output and "threads, fp32" in output
 
     backend = resolve_backend(str(run_dir / "adapter"))
     backend.check()

@@ -34,7 +34,7 @@ from pathlib import Path
 from farore.dataset.schema import shipped_dataset_dir
 from farore.train.config import TrainConfig, load_preset, with_overrides
 from farore.train.run import resolve_base
-from farore.train.sft import StageJob, import_training_stack, quiet_libraries, train_stage
+from farore.train.sft import StageJob, current_hardware, import_training_stack, quiet_libraries, train_stage
 
 
 def load_rows(path: Path, count: int) -> list[dict]:
@@ -101,7 +101,8 @@ def main() -> None:
     quiet_libraries(transformers, datasets)
     print(
         f"training speed: embedded model, {len(train)} dialogues x {args.epochs:g} epoch(s), {args.repeats} repeat(s), "
-        f"{torch.get_num_threads()} torch thread(s), load average {os.getloadavg()[0]:.1f} at the start"
+        f"{torch.get_num_threads()} torch thread(s) on {current_hardware(torch, bf16=False).device}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start"
     )
     print(f"  tuned = preset {args.preset}" + (f" with {', '.join(args.set)}" if args.set else ""))
     results: dict[str, list[tuple[float, float]]] = {"plain": [], "tuned": []}

@@ -70,7 +70,11 @@ def _stage_lines(manifest: Manifest) -> list[str]:
     for stage in manifest.stages:
         line = f"stage {stage.name}: {stage.status}, {stage.steps}/{stage.max_steps} steps in {stage.wall_time_s:.0f} s"
         if stage.seconds_per_sample_pass:
-            line += f" ({stage.seconds_per_sample_pass:.2f} s per sample-pass, max length {stage.max_length})"
+            line += f" ({stage.seconds_per_sample_pass:.2f} s per sample-pass, max length {stage.max_length}"
+            if stage.hardware:
+                precision = "bf16" if stage.hardware.bf16 else "fp32"
+                line += f"; {stage.hardware.device}, {stage.hardware.threads} threads, {precision}"
+            line += ")"
         if stage.train_loss:
             line += f"; train loss {stage.train_loss[0].loss:.3f} -> {stage.train_loss[-1].loss:.3f}"
         if stage.eval_loss and stage.best_eval_loss is not None:

@@ -58,6 +58,14 @@ class Point(BaseModel):
     loss: float
 
 
+class HardwareRecord(BaseModel):
+    """The device the stage trained on (its last part, if resumed elsewhere): seconds compare only on the same."""
+
+    device: str
+    threads: int
+    bf16: bool
+
+
 class StageRecord(BaseModel):
     name: str
     description: str
@@ -79,6 +87,7 @@ class StageRecord(BaseModel):
     #: Seconds inside optimizer steps only: what seconds_per_sample_pass divides.
     train_time_s: float = 0.0
     sample_passes: float = 0.0
+    hardware: HardwareRecord | None = None
     error: str | None = None
 
     @property

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from farore.backends.embedded import CHECKPOINT_NAME, EMBEDDED_NAMES, embedded_checkpoint
@@ -27,6 +27,7 @@ from farore.train.evaluate import compare, run_benchmark
 from farore.train.manifest import (
     BaseModelRecord,
     DataRecord,
+    HardwareRecord,
     Manifest,
     Point,
     StageRecord,
@@ -176,6 +177,8 @@ def _record_outcome(stage: StageRecord, outcome: StageOutcome) -> None:
     stage.wall_time_s = round(stage.wall_time_s + outcome.runtime_s, 3)
     stage.train_time_s = round(stage.train_time_s + outcome.train_time_s, 3)
     stage.sample_passes = round(stage.sample_passes + outcome.sample_passes, 3)
+    if outcome.hardware is not None:
+        stage.hardware = HardwareRecord(**asdict(outcome.hardware))
 
 
 def continue_run(run_dir: Path) -> Manifest:
