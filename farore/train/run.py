@@ -177,8 +177,7 @@ def _record_outcome(stage: StageRecord, outcome: StageOutcome) -> None:
     stage.wall_time_s = round(stage.wall_time_s + outcome.runtime_s, 3)
     stage.train_time_s = round(stage.train_time_s + outcome.train_time_s, 3)
     stage.sample_passes = round(stage.sample_passes + outcome.sample_passes, 3)
-    if outcome.hardware is not None:
-        stage.hardware = HardwareRecord(**asdict(outcome.hardware))
+    stage.hardware = HardwareRecord(**asdict(outcome.hardware))
 
 
 def continue_run(run_dir: Path) -> Manifest:

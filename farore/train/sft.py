@@ -71,7 +71,7 @@ class CurvePoint:
 @dataclass(frozen=True)
 class Hardware:
     """What a stage's seconds were measured on: the same run took 0.99 s per sample-pass on one
-    2-core machine and 2.23 s on another (AVX2 only, no native bf16)."""
+    2-core machine and 2.2 s on another (AVX2 only, no native bf16)."""
 
     device: str
     threads: int
@@ -88,11 +88,11 @@ class StageOutcome:
     #: Seconds inside optimizer steps only (no evaluation, no checkpoint saving).
     train_time_s: float
     sample_passes: float
+    hardware: Hardware
     train_curve: list[CurvePoint] = field(default_factory=list)
     eval_curve: list[CurvePoint] = field(default_factory=list)
     best_checkpoint: str | None = None
     best_eval_loss: float | None = None
-    hardware: Hardware | None = None
 
     @property
     def seconds_per_sample_pass(self) -> float | None:
@@ -283,11 +283,11 @@ def train_stage(job: StageJob, config: TrainConfig, base: BaseModel, resume_from
         runtime_s=runtime,
         train_time_s=clock.seconds,
         sample_passes=((trainer.state.epoch or 0.0) - start_epoch) * len(job.train),
+        hardware=current_hardware(torch, bf16),
         train_curve=train_curve,
         eval_curve=eval_curve,
         best_checkpoint=trainer.state.best_model_checkpoint,
         best_eval_loss=trainer.state.best_metric,
-        hardware=current_hardware(torch, bf16),
     )
     if not outcome.interrupted:
         tokenizer.chat_template = base_template
