@@ -208,6 +208,23 @@ def test_eval_benchmarks_the_adapter_beside_its_base(tmp_path, tiny_base, capsys
     assert "minimum gate: base fails, adapter fails" in output
 
 
+
+def test_eval_of_a_two_stage_run_scores_stage_one_too(tmp_path, tiny_base, capsys):
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(EVAL_CASES)
+    status, run_dir = train(tmp_path, tiny_base, "--epochs", "1", "--two-stage", "--eval", "--cases", str(cases),
+                            "--eval-max-new-tokens", "4")
+    assert status == 0
+    (stage_one,) = load_manifest(run_dir).eval.earlier_stages
+    assert stage_one.stage == "diagnosis" and stage_one.report == "eval/diagnosis/report.json"
+    report = json.loads((run_dir / stage_one.report).read_text())
+    assert report["run"]["model"] == str(run_dir / "diagnosis" / "adapter")
+    assert stage_one.overall == report["summary"]["overall"]
+    assert stage_one.categories == {"stack_corruption": report["summary"]["categories"][0]["score"]}
+    output = capsys.readouterr().out
+    assert re.search(r"category +base  diagnosis  adapter  change", output)
+    assert "minimum gate: base fails, diagnosis fails, adapter fails" in output
+
 def tiny_llama():
     """A seeded two-layer Llama with a 64-token vocabulary, for checking loss arithmetic."""
     torch.manual_seed(0)

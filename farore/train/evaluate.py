@@ -1,4 +1,5 @@
-"""The benchmark after training: the new adapter and its base model, same cases, same strategy.
+"""The benchmark after training: the new adapter and its base model, same cases, same strategy
+(and stage 1's adapter in a two-stage run).
 
 Each benchmark runs as ``farore eval`` in a child process (the same code as ``pytest
 benchmarks/``), so that its progress and summary table show as usual and the training process's
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from farore.report import Report, ReportError, load_report
-from farore.train.manifest import CategoryComparison, EvalRecord
+from farore.train.manifest import CategoryComparison, EvalRecord, StageScore
 
 
 class BenchmarkError(RuntimeError):
@@ -35,7 +36,25 @@ def run_benchmark(
         raise BenchmarkError(f"the benchmark of {model} wrote no usable report (exit status {status}): {error}") from None
 
 
-def compare(strategy: str, base: Report, adapter: Report, base_dir: Path, adapter_dir: Path, run_dir: Path) -> EvalRecord:
+def stage_score(stage: str, report: Report, report_dir: Path, run_dir: Path) -> StageScore:
+    return StageScore(
+        stage=stage,
+        report=str((report_dir / "report.json").relative_to(run_dir)),
+        categories={c.category: c.score for c in report.summary.categories},
+        overall=report.summary.overall,
+        gate=report.summary.gate.passed,
+    )
+
+
+def compare(
+    strategy: str,
+    base: Report,
+    adapter: Report,
+    base_dir: Path,
+    adapter_dir: Path,
+    run_dir: Path,
+    earlier_stages: Sequence[StageScore] = (),
+) -> EvalRecord:
     base_scores = {c.category: c.score for c in base.summary.categories}
     return EvalRecord(
         prompt_strategy=strategy,
@@ -49,16 +68,23 @@ def compare(strategy: str, base: Report, adapter: Report, base_dir: Path, adapte
         adapter_overall=adapter.summary.overall,
         base_gate=base.summary.gate.passed,
         adapter_gate=adapter.summary.gate.passed,
+        earlier_stages=list(earlier_stages),
     )
 
 
 def comparison_lines(record: EvalRecord) -> list[str]:
-    rows = [(c.category, c.base, c.adapter) for c in record.categories]
-    rows.append(("overall", record.base_overall, record.adapter_overall))
-    width = max(len(name) for name, _, _ in rows)
-    lines = [f"benchmark ({record.prompt_strategy}): {'category'.ljust(width)}  base  adapter  change"]
+    """A table with a column per model (base, each earlier stage, the adapter) and the change from base to adapter."""
+    earlier = record.earlier_stages
+    columns = ["base", *(s.stage for s in earlier), "adapter"]
+    rows = [(c.category, [c.base, *(s.categories.get(c.category, 0.0) for s in earlier), c.adapter]) for c in record.categories]
+    rows.append(("overall", [record.base_overall, *(s.overall for s in earlier), record.adapter_overall]))
+    width = max(len(name) for name, _ in rows)
+    lines = [f"benchmark ({record.prompt_strategy}): {'category'.ljust(width)}  {'  '.join(columns)}  change"]
     indent = " " * len(f"benchmark ({record.prompt_strategy}): ")
-    lines += [f"{indent}{name.ljust(width)}  {b:4.0%}  {a:7.0%}  {a - b:+6.0%}" for name, b, a in rows]
+    for name, scores in rows:
+        cells = "  ".join(f"{score:{len(column)}.0%}" for column, score in zip(columns, scores))
+        lines.append(f"{indent}{name.ljust(width)}  {cells}  {scores[-1] - scores[0]:+6.0%}")
     gates = {True: "passes", False: "fails"}
-    lines.append(f"{indent}minimum gate: base {gates[record.base_gate]}, adapter {gates[record.adapter_gate]}")
+    verdicts = [record.base_gate, *(s.gate for s in earlier), record.adapter_gate]
+    lines.append(f"{indent}minimum gate: " + ", ".join(f"{column} {gates[passed]}" for column, passed in zip(columns, verdicts)))
     return lines

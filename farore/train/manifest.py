@@ -9,7 +9,7 @@ A run directory (``runs/<name without farore:>/``)::
     adapter/             the final adapter (the best checkpoint of the last stage)
     diagnosis/adapter/   stage 1's adapter, in a two-stage run
     checkpoints/<stage>/ trainer checkpoints (what --resume continues from)
-    eval/adapter/, eval/base/   benchmark reports, with --eval
+    eval/adapter/, eval/base/   benchmark reports, with --eval (and eval/diagnosis/ for stage 1)
 """
 
 from __future__ import annotations
@@ -101,6 +101,16 @@ class CategoryComparison(BaseModel):
     adapter: float
 
 
+class StageScore(BaseModel):
+    """An earlier stage's adapter on the same benchmark: what stage 2 of a two-stage run added."""
+
+    stage: str
+    report: str
+    categories: dict[str, float]
+    overall: float
+    gate: bool
+
+
 class EvalRecord(BaseModel):
     prompt_strategy: str
     adapter_report: str
@@ -110,6 +120,8 @@ class EvalRecord(BaseModel):
     adapter_overall: float
     base_gate: bool
     adapter_gate: bool
+    #: The adapters of the stages before the last, in training order (none in a one-stage run).
+    earlier_stages: list[StageScore] = []
 
 
 class Manifest(BaseModel):

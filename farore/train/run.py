@@ -23,7 +23,7 @@ from farore.report import atomic_write_text, package_versions
 from farore.resources import default_cases_dir
 from farore.train.config import TrainConfig, config_yaml
 from farore.train.data import counts, digest, jsonl_text, load_training_data, records, with_system_prompt
-from farore.train.evaluate import compare, run_benchmark
+from farore.train.evaluate import compare, run_benchmark, stage_score
 from farore.train.manifest import (
     BaseModelRecord,
     DataRecord,
@@ -232,14 +232,20 @@ def continue_run(run_dir: Path) -> Manifest:
 
 
 def evaluate_run(run_dir: Path, strategy: str, cases: Sequence[Path] = (), max_new_tokens: int | None = None) -> Manifest:
-    """Benchmark the run's adapter and its base model with one strategy; the comparison goes in the manifest."""
+    """Benchmark the run's adapter, its earlier stages' and its base model with one strategy; the
+    comparison goes in the manifest."""
     manifest = load_manifest(run_dir)
     if manifest.status != "completed":
         raise TrainingError(f"{run_dir}: the run is {manifest.status}, not completed; nothing to benchmark yet")
     adapter_dir, base_dir = run_dir / "eval" / "adapter", run_dir / "eval" / "base"
     base_spec = "embedded" if manifest.base_model.spec == "embedded" else manifest.base_model.path
     adapter_report = run_benchmark(str(run_dir / manifest.adapter), strategy, adapter_dir, cases, max_new_tokens)
+    earlier = []
+    for stage in manifest.stages[:-1]:
+        stage_dir = run_dir / "eval" / stage.name
+        report = run_benchmark(str(run_dir / stage.adapter), strategy, stage_dir, cases, max_new_tokens)
+        earlier.append(stage_score(stage.name, report, stage_dir, run_dir))
     base_report = run_benchmark(base_spec, strategy, base_dir, cases, max_new_tokens)
-    manifest.eval = compare(strategy, base_report, adapter_report, base_dir, adapter_dir, run_dir)
+    manifest.eval = compare(strategy, base_report, adapter_report, base_dir, adapter_dir, run_dir, earlier)
     write_manifest(run_dir, manifest)
     return manifest
