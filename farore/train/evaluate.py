@@ -36,11 +36,20 @@ def run_benchmark(
         raise BenchmarkError(f"the benchmark of {model} wrote no usable report (exit status {status}): {error}") from None
 
 
+def _report_path(report_dir: Path, run_dir: Path) -> str:
+    """Where a report lies inside the run directory (the manifest travels with the directory)."""
+    return str((report_dir / "report.json").relative_to(run_dir))
+
+
+def _category_scores(report: Report) -> dict[str, float]:
+    return {c.category: c.score for c in report.summary.categories}
+
+
 def stage_score(stage: str, report: Report, report_dir: Path, run_dir: Path) -> StageScore:
     return StageScore(
         stage=stage,
-        report=str((report_dir / "report.json").relative_to(run_dir)),
-        categories={c.category: c.score for c in report.summary.categories},
+        report=_report_path(report_dir, run_dir),
+        categories=_category_scores(report),
         overall=report.summary.overall,
         gate=report.summary.gate.passed,
     )
@@ -55,11 +64,11 @@ def compare(
     run_dir: Path,
     earlier_stages: Sequence[StageScore] = (),
 ) -> EvalRecord:
-    base_scores = {c.category: c.score for c in base.summary.categories}
+    base_scores = _category_scores(base)
     return EvalRecord(
         prompt_strategy=strategy,
-        base_report=str((base_dir / "report.json").relative_to(run_dir)),
-        adapter_report=str((adapter_dir / "report.json").relative_to(run_dir)),
+        base_report=_report_path(base_dir, run_dir),
+        adapter_report=_report_path(adapter_dir, run_dir),
         categories=[
             CategoryComparison(category=c.category, base=base_scores.get(c.category, 0.0), adapter=c.score)
             for c in adapter.summary.categories
