@@ -117,7 +117,7 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} at the start"
     )
     print(f"  tuned = preset {args.preset}" + (f" with {', '.join(args.set)}" if args.set else ""))
-    variants = args.plain or list(PLAIN_VARIANTS)
+    variants = list(dict.fromkeys(args.plain or PLAIN_VARIANTS))  # each variant once, in the order asked
     results: dict[str, list[tuple[float, float]]] = {f"plain {v}": [] for v in variants} | {"tuned": []}
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="farore-perf-") as work:
