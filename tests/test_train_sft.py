@@ -220,7 +220,8 @@ def test_eval_of_a_two_stage_run_scores_stage_one_too(tmp_path, tiny_base, capsy
     report = json.loads((run_dir / stage_one.report).read_text())
     assert report["run"]["model"] == str(run_dir / "diagnosis" / "adapter")
     assert stage_one.overall == report["summary"]["overall"]
-    assert stage_one.categories == {"stack_corruption": report["summary"]["categories"][0]["score"]}
+    (category,) = load_manifest(run_dir).eval.categories
+    assert category.earlier_stages == {"diagnosis": report["summary"]["categories"][0]["score"]}
     output = capsys.readouterr().out
     assert re.search(r"category +base  diagnosis  adapter  change", output)
     assert "minimum gate: base fails, diagnosis fails, adapter fails" in output

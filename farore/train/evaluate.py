@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from farore.report import Report, ReportError, load_report
@@ -45,14 +46,13 @@ def _category_scores(report: Report) -> dict[str, float]:
     return {c.category: c.score for c in report.summary.categories}
 
 
-def stage_score(stage: str, report: Report, report_dir: Path, run_dir: Path) -> StageScore:
-    return StageScore(
-        stage=stage,
-        report=_report_path(report_dir, run_dir),
-        categories=_category_scores(report),
-        overall=report.summary.overall,
-        gate=report.summary.gate.passed,
-    )
+@dataclass(frozen=True)
+class StageReport:
+    """An earlier stage's benchmark report and where it was written."""
+
+    stage: str
+    report: Report
+    report_dir: Path
 
 
 def compare(
@@ -62,22 +62,36 @@ def compare(
     base_dir: Path,
     adapter_dir: Path,
     run_dir: Path,
-    earlier_stages: Sequence[StageScore] = (),
+    earlier_stages: Sequence[StageReport] = (),
 ) -> EvalRecord:
     base_scores = _category_scores(base)
+    stage_scores = {s.stage: _category_scores(s.report) for s in earlier_stages}
     return EvalRecord(
         prompt_strategy=strategy,
         base_report=_report_path(base_dir, run_dir),
         adapter_report=_report_path(adapter_dir, run_dir),
         categories=[
-            CategoryComparison(category=c.category, base=base_scores.get(c.category, 0.0), adapter=c.score)
+            CategoryComparison(
+                category=c.category,
+                base=base_scores.get(c.category, 0.0),
+                adapter=c.score,
+                earlier_stages={stage: scores.get(c.category, 0.0) for stage, scores in stage_scores.items()},
+            )
             for c in adapter.summary.categories
         ],
         base_overall=base.summary.overall,
         adapter_overall=adapter.summary.overall,
         base_gate=base.summary.gate.passed,
         adapter_gate=adapter.summary.gate.passed,
-        earlier_stages=list(earlier_stages),
+        earlier_stages=[
+            StageScore(
+                stage=s.stage,
+                report=_report_path(s.report_dir, run_dir),
+                overall=s.report.summary.overall,
+                gate=s.report.summary.gate.passed,
+            )
+            for s in earlier_stages
+        ],
     )
 
 
@@ -85,7 +99,7 @@ def comparison_lines(record: EvalRecord) -> list[str]:
     """A table with a column per model (base, each earlier stage, the adapter) and the change from base to adapter."""
     earlier = record.earlier_stages
     columns = ["base", *(s.stage for s in earlier), "adapter"]
-    rows = [(c.category, [c.base, *(s.categories.get(c.category, 0.0) for s in earlier), c.adapter]) for c in record.categories]
+    rows = [(c.category, [c.base, *(c.earlier_stages.get(s.stage, 0.0) for s in earlier), c.adapter]) for c in record.categories]
     rows.append(("overall", [record.base_overall, *(s.overall for s in earlier), record.adapter_overall]))
     width = max(len(name) for name, _ in rows)
     lines = [f"benchmark ({record.prompt_strategy}): {'category'.ljust(width)}  {'  '.join(columns)}  change"]

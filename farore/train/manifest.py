@@ -96,17 +96,21 @@ class StageRecord(BaseModel):
 
 
 class CategoryComparison(BaseModel):
+    """One category's score for every model benchmarked: one row of the printed table."""
+
     category: str
     base: float
     adapter: float
+    #: The adapters of the stages before the last, by stage name (empty in a one-stage run).
+    earlier_stages: dict[str, float] = {}
 
 
 class StageScore(BaseModel):
-    """An earlier stage's adapter on the same benchmark: what stage 2 of a two-stage run added."""
+    """An earlier stage's adapter on the same benchmark: what stage 2 of a two-stage run added.
+    Its category scores are in ``EvalRecord.categories``, beside the base's and the adapter's."""
 
     stage: str
     report: str
-    categories: dict[str, float]
     overall: float
     gate: bool
 

@@ -23,7 +23,7 @@ from farore.report import atomic_write_text, package_versions
 from farore.resources import default_cases_dir
 from farore.train.config import TrainConfig, config_yaml
 from farore.train.data import counts, digest, jsonl_text, load_training_data, records, with_system_prompt
-from farore.train.evaluate import compare, run_benchmark, stage_score
+from farore.train.evaluate import StageReport, compare, run_benchmark
 from farore.train.manifest import (
     BaseModelRecord,
     DataRecord,
@@ -244,7 +244,7 @@ def evaluate_run(run_dir: Path, strategy: str, cases: Sequence[Path] = (), max_n
     for stage in manifest.stages[:-1]:
         stage_dir = run_dir / "eval" / stage.name
         report = run_benchmark(str(run_dir / stage.adapter), strategy, stage_dir, cases, max_new_tokens)
-        earlier.append(stage_score(stage.name, report, stage_dir, run_dir))
+        earlier.append(StageReport(stage.name, report, stage_dir))
     base_report = run_benchmark(base_spec, strategy, base_dir, cases, max_new_tokens)
     manifest.eval = compare(strategy, base_report, adapter_report, base_dir, adapter_dir, run_dir, earlier)
     write_manifest(run_dir, manifest)
