@@ -29,24 +29,35 @@ With --repeats, the two alternate, so that a shared machine's load falls on both
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from farore.dataset.schema import shipped_dataset_dir
+from farore.dataset.schema import dialogue_record, load_dataset, shipped_dataset_dir
 from farore.train.config import TrainConfig, load_preset, with_overrides
 from farore.train.run import resolve_base
 from farore.train.sft import StageJob, current_hardware, import_training_stack, quiet_libraries, train_stage
 
 
-def load_rows(path: Path, count: int) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if len(rows) < count:
-        sys.exit(f"{path}: {len(rows)} dialogues, fewer than the {count} asked for")
+def load_rows(path: Path, count: int | None = None) -> list[dict]:
+    """The first ``count`` dialogues of a dataset (all by default); a bad line stops the script."""
+    dataset = load_dataset(path)
+    if dataset.findings:
+        sys.exit("\n".join(map(str, dataset.findings)))
+    rows = [dialogue_record(d) for d in dataset.dialogues]
+    if len(rows) < (count or 1):
+        sys.exit(f"{path}: {len(rows)} dialogues, fewer than the {count or 1} asked for")
     return rows[:count]
+
+
+def machine(torch) -> str:
+    """What the seconds were measured on, to print beside them."""
+    return (
+        f"{torch.get_num_threads()} torch thread(s) on {current_hardware(torch, bf16=False).device}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start"
+    )
 
 
 PLAIN_VARIANTS = {"trl-defaults": {}, "fp32": {"bf16": False}}
@@ -113,8 +124,7 @@ def main() -> None:
     quiet_libraries(transformers, datasets)
     print(
         f"training speed: embedded model, {len(train)} dialogues x {args.epochs:g} epoch(s), {args.repeats} repeat(s), "
-        f"{torch.get_num_threads()} torch thread(s) on {current_hardware(torch, bf16=False).device}, "
-        f"load average {os.getloadavg()[0]:.1f} at the start"
+        + machine(torch)
     )
     print(f"  tuned = preset {args.preset}" + (f" with {', '.join(args.set)}" if args.set else ""))
     variants = list(dict.fromkeys(args.plain or PLAIN_VARIANTS))  # each variant once, in the order asked

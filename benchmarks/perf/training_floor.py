@@ -20,15 +20,16 @@ it natively). Not a test: it takes minutes, and its numbers depend on the machin
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 from tqdm import tqdm
+from training import load_rows, machine  # benchmarks/perf/training.py, beside this script
 
-from farore.dataset.schema import dialogue_record, load_dataset, shipped_dataset_dir
+from farore.backends.hf import import_torch_stack
+from farore.dataset.schema import shipped_dataset_dir
 from farore.train.run import resolve_base
-from farore.train.sft import current_hardware, import_training_stack, load_tokenizer
+from farore.train.sft import load_tokenizer
 
 
 def answer_split(tokenizer, messages: list[dict]) -> tuple[list[int], int]:
@@ -45,17 +46,16 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0, help="the time target to compare with")
     parser.add_argument("--data", type=Path, default=shipped_dataset_dir() / "train.jsonl")
     args = parser.parse_args()
-    torch, transformers, *_ = import_training_stack()
+    rows = load_rows(args.data, args.samples)  # a bad dataset stops before the model is loaded
+    torch, transformers = import_torch_stack()
     base = resolve_base("embedded")
     tokenizer = load_tokenizer(base)
     model = transformers.AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32).eval()
     model.requires_grad_(False)
-    rows = [dialogue_record(d) for d in load_dataset(args.data).dialogues][: args.samples]
     dialogues = [answer_split(tokenizer, row["messages"]) for row in rows]
     print(
         f"training floor: embedded model, {len(dialogues)} dialogues of {args.data} x {args.epochs:g} epochs, "
-        f"{torch.get_num_threads()} torch thread(s) on {current_hardware(torch, bf16=False).device}, "
-        f"load average {os.getloadavg()[0]:.1f} at the start"
+        + machine(torch)
     )
 
     forward_s = head_s = 0.0
