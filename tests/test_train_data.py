@@ -7,8 +7,16 @@ import pytest
 
 from farore.cases import load_cases
 from farore.dataset.schema import load_dataset
-from farore.resources import default_cases_dir
-from farore.train.data import DataGateError, digest, jsonl_text, load_training_data, split_validation, with_system_prompt
+from farore.resources import default_cases_dir, fixtures_dir
+from farore.train.data import (
+    DataGateError,
+    digest,
+    jsonl_text,
+    load_training_data,
+    split_validation,
+    stratified_sample,
+    with_system_prompt,
+)
 
 DATA = Path(__file__).parent / "data"
 TRAIN, VALID = DATA / "train_tiny.jsonl", DATA / "valid_tiny.jsonl"
@@ -88,6 +96,26 @@ def test_a_tiny_split_still_validates_on_something():
     dialogues = load_dataset([TRAIN]).dialogues
     train, valid = split_validation(dialogues, 0.1, seed=0)
     assert len(valid) == 1 and len(train) == 3
+
+
+def test_a_training_sample_keeps_each_categorys_share_and_repeats_with_the_seed():
+    dialogues = load_dataset([fixtures_dir() / "datasets" / "curated" / "train.jsonl"]).dialogues
+    sample = stratified_sample(dialogues, 120, seed=42)
+    assert len(sample) == 120 and len({d.id for d in sample}) == 120
+    for category in {d.category for d in dialogues}:
+        share = 120 * sum(d.category == category for d in dialogues) / len(dialogues)
+        assert abs(sum(d.category == category for d in sample) - share) < 1, category
+    positions = [dialogues.index(d) for d in sample]
+    assert positions == sorted(positions)  # file order, not the draw's
+    assert [d.id for d in stratified_sample(dialogues, 120, seed=42)] == [d.id for d in sample]
+    assert {d.id for d in stratified_sample(dialogues, 120, seed=7)} != {d.id for d in sample}
+
+
+def test_train_samples_shrinks_only_the_training_side(cases):
+    data = load_training_data([TRAIN], [VALID], cases, 0.1, seed=0, allowed=frozenset({"balance"}), train_samples=2)
+    assert len(data.train) == 2 and [d.id for d in data.valid] == ["t-switch-1", "t-stack-2"]
+    with pytest.raises(DataGateError, match="train_samples must be between 1 and the 4 training dialogues, not 5"):
+        load_training_data([TRAIN], [VALID], cases, 0.1, seed=0, train_samples=5)
 
 
 def test_the_system_prompt_goes_only_where_there_is_none():

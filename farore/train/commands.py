@@ -160,9 +160,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training config (override the preset or config file)")
     for dotted, info in override_fields().items():
         default = info.get_default(call_default_factory=True)
-        group.add_argument(
-            _flag(dotted), dest=f"set_{dotted}", metavar="VALUE", help=f"{info.description or dotted} (default: {default})"
-        )
+        shown = "" if default is None else f" (default: {default})"  # a None default is explained in the description
+        group.add_argument(_flag(dotted), dest=f"set_{dotted}", metavar="VALUE", help=f"{info.description or dotted}{shown}")
 
 
 def register(subparsers) -> None:

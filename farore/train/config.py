@@ -40,7 +40,7 @@ class LoraSettings(BaseModel):
         description="module names to adapt (comma-separated), or all-linear",
     )
     layers: int | None = Field(
-        None, ge=1, description="adapt only the last N decoder layers (the layers below then need no backward pass)"
+        None, ge=1, description="adapt only the last N decoder layers (the layers below then need no backward pass; default: all)"
     )
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
     bias: Literal["none", "all", "lora_only"] = Field("none", description="which biases train")
@@ -117,6 +117,9 @@ class TrainConfig(BaseModel):
     valid_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="share held out for validation when no --valid file is given"
     )
+    train_samples: int | None = Field(
+        None, ge=1, description="train on a seeded sample of this many training dialogues, each category in proportion (default: all)",
+    )
     first_line_weight: float = Field(
         1.0, ge=1.0, description="loss weight of each answer's first line (the bug type); 1 is plain SFT"
     )
@@ -131,7 +134,7 @@ class TrainConfig(BaseModel):
     bf16: bool | Literal["auto"] = Field(False, description="bf16 mixed precision: true, false, or auto (where supported)")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
     system_prompt: str | None = Field(
-        None, description="prompt strategy whose system prompt is given to dialogues that have none"
+        None, description="prompt strategy whose system prompt is given to dialogues that have none (default: none)"
     )
 
     @model_validator(mode="after")

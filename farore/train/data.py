@@ -92,11 +92,16 @@ class TrainingData:
     gates: GateReport
 
 
-def split_validation(dialogues: Sequence[Dialogue], fraction: float, seed: int) -> tuple[list[Dialogue], list[Dialogue]]:
-    """Hold out ``fraction`` of every category (at least one dialogue overall), seeded."""
+def _indices_by_category(dialogues: Sequence[Dialogue]) -> dict[str, list[int]]:
     by_category: dict[str, list[int]] = defaultdict(list)
     for index, dialogue in enumerate(dialogues):
         by_category[dialogue.category or UNLABELLED].append(index)
+    return by_category
+
+
+def split_validation(dialogues: Sequence[Dialogue], fraction: float, seed: int) -> tuple[list[Dialogue], list[Dialogue]]:
+    """Hold out ``fraction`` of every category (at least one dialogue overall), seeded."""
+    by_category = _indices_by_category(dialogues)
     rng = random.Random(seed)
     held: set[int] = set()
     for category in sorted(by_category):
@@ -107,6 +112,24 @@ def split_validation(dialogues: Sequence[Dialogue], fraction: float, seed: int) 
     return [d for i, d in enumerate(dialogues) if i not in held], [d for i, d in enumerate(dialogues) if i in held]
 
 
+def stratified_sample(dialogues: Sequence[Dialogue], size: int, seed: int) -> list[Dialogue]:
+    """``size`` of the dialogues, seeded, each category keeping its share (largest remainder), in file order.
+
+    A smaller run then trains on the same mix of bug types as the whole set, not on the first lines.
+    """
+    if not 0 < size <= len(dialogues):
+        raise DataGateError(f"train_samples must be between 1 and the {len(dialogues)} training dialogues, not {size}")
+    by_category = _indices_by_category(dialogues)
+    exact = {category: size * len(group) / len(dialogues) for category, group in by_category.items()}
+    quota = {category: int(share) for category, share in exact.items()}
+    by_remainder = sorted(exact, key=lambda category: (quota[category] - exact[category], category))
+    for category in by_remainder[: size - sum(quota.values())]:
+        quota[category] += 1
+    rng = random.Random(seed)
+    chosen = {index for category in sorted(by_category) for index in rng.sample(by_category[category], k=quota[category])}
+    return [d for i, d in enumerate(dialogues) if i in chosen]
+
+
 def load_training_data(
     train_paths: Sequence[Path],
     valid_paths: Sequence[Path],
@@ -114,8 +137,13 @@ def load_training_data(
     valid_fraction: float,
     seed: int,
     allowed: frozenset[str] = frozenset(),
+    train_samples: int | None = None,
 ) -> TrainingData:
-    """Load, gate (raising DataGateError with every blocking finding) and split the dialogues."""
+    """Load, gate (raising DataGateError with every blocking finding) and split the dialogues.
+
+    With ``train_samples``, only a stratified sample of that many training dialogues is kept (the
+    gates still judge the whole dataset, and the validation dialogues stay the same).
+    """
     dataset = load_dataset([*train_paths, *valid_paths])
     report = run_gates(dataset.dialogues, dataset, cases, allowed)
     if report.blocking:
@@ -129,6 +157,8 @@ def load_training_data(
     else:
         train, valid = split_validation(dataset.dialogues, valid_fraction, seed)
         source = "split"
+    if train_samples is not None:
+        train = stratified_sample(train, train_samples, seed)
     if not train or not valid:
         raise DataGateError(f"training needs at least one training and one validation dialogue ({len(train)}, {len(valid)})")
     return TrainingData(tuple(train), tuple(valid), source, report)

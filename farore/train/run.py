@@ -106,7 +106,13 @@ def start_run(request: RunRequest) -> Path:
     config = request.config
     cases = load_cases(list(request.cases) or default_cases_dir())
     data = load_training_data(
-        request.train_paths, request.valid_paths, cases, config.valid_fraction, config.seed, request.allowed_gates
+        request.train_paths,
+        request.valid_paths,
+        cases,
+        config.valid_fraction,
+        config.seed,
+        request.allowed_gates,
+        config.train_samples,
     )
     for line in data.gates.lines():
         print(line, file=sys.stderr)
