@@ -8,6 +8,7 @@ import pytest
 from farore.cases import load_cases
 from farore.dataset.schema import load_dataset
 from farore.resources import default_cases_dir, fixtures_dir
+from farore.train.config import ConfigError
 from farore.train.data import (
     DataGateError,
     digest,
@@ -114,7 +115,7 @@ def test_a_training_sample_keeps_each_categorys_share_and_repeats_with_the_seed(
 def test_train_samples_shrinks_only_the_training_side(cases):
     data = load_training_data([TRAIN], [VALID], cases, 0.1, seed=0, allowed=frozenset({"balance"}), train_samples=2)
     assert len(data.train) == 2 and [d.id for d in data.valid] == ["t-switch-1", "t-stack-2"]
-    with pytest.raises(DataGateError, match="train_samples must be between 1 and the 4 training dialogues, not 5"):
+    with pytest.raises(ConfigError, match="train_samples: 5 is not between 1 and the 4 training dialogues"):
         load_training_data([TRAIN], [VALID], cases, 0.1, seed=0, train_samples=5)
 
 

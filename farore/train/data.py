@@ -35,6 +35,7 @@ from farore.dataset.cues import measure_cues
 from farore.dataset.dedup import find_duplicates
 from farore.dataset.format import check_format
 from farore.dataset.schema import Dialogue, dialogue_record, load_dataset
+from farore.train.config import ConfigError
 
 GATES = ("schema", "format", "dedup", "balance", "contamination", "cues", "coverage")
 NEVER_ALLOWED = frozenset({"contamination"})
@@ -118,7 +119,7 @@ def stratified_sample(dialogues: Sequence[Dialogue], size: int, seed: int) -> li
     A smaller run then trains on the same mix of bug types as the whole set, not on the first lines.
     """
     if not 0 < size <= len(dialogues):
-        raise DataGateError(f"train_samples must be between 1 and the {len(dialogues)} training dialogues, not {size}")
+        raise ConfigError(f"train_samples: {size} is not between 1 and the {len(dialogues)} training dialogues")
     by_category = _indices_by_category(dialogues)
     exact = {category: size * len(group) / len(dialogues) for category, group in by_category.items()}
     quota = {category: int(share) for category, share in exact.items()}
