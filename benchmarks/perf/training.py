@@ -47,8 +47,9 @@ def load_rows(path: Path, count: int | None = None) -> list[dict]:
     if dataset.findings:
         sys.exit("\n".join(map(str, dataset.findings)))
     rows = [dialogue_record(d) for d in dataset.dialogues]
-    if len(rows) < (count or 1):
-        sys.exit(f"{path}: {len(rows)} dialogues, fewer than the {count or 1} asked for")
+    wanted = count or 1  # all of them, but at least one
+    if len(rows) < wanted:
+        sys.exit(f"{path}: {len(rows)} dialogues, fewer than the {wanted} asked for")
     return rows[:count]
 
 
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=shipped_dataset_dir() / "train.jsonl")
     parser.add_argument("--valid", type=Path, default=shipped_dataset_dir() / "valid.jsonl")
     args = parser.parse_args()
+    train, valid = load_rows(args.data, args.samples), load_rows(args.valid, 4)  # a bad dataset stops before the imports
     torch, transformers, _, _, datasets = import_training_stack()
 
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -120,7 +122,6 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         overrides["threads"] = str(args.threads)
     config = with_overrides(load_preset(args.preset), {**overrides, "epochs": str(args.epochs)})
-    train, valid = load_rows(args.data, args.samples), load_rows(args.valid, 4)
     quiet_libraries(transformers, datasets)
     print(
         f"training speed: embedded model, {len(train)} dialogues x {args.epochs:g} epoch(s), {args.repeats} repeat(s), "
